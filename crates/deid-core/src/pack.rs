@@ -1,0 +1,475 @@
+//! Rule packs: loading TOML, layering packs, and validating them into immutable rules.
+//!
+//! Packs are layered in order: the bundled `safe-harbor` pack first, then user packs. A
+//! later rule with an existing id replaces the earlier one in place (so its priority is
+//! kept), `disable = ["id", …]` switches rules off, and a later dictionary with an
+//! existing id replaces the earlier list.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::context::{Context, ContextEffect, Side};
+use crate::entity::EntityType;
+use crate::error::{Error, ErrorKind};
+use crate::lexicon::{CaseRule, Lexicon};
+use crate::spec::{ContextSpec, PackSpec, RuleSpec};
+use crate::validate::Validator;
+
+/// The files of the bundled packs, embedded in the binary at build time.
+const BUNDLED_FILES: &[(&str, &str)] = &[
+    ("safe-harbor/pack.toml", include_str!("../../../rules/safe-harbor/pack.toml")),
+    ("safe-harbor/names.toml", include_str!("../../../rules/safe-harbor/names.toml")),
+    ("safe-harbor/dates.toml", include_str!("../../../rules/safe-harbor/dates.toml")),
+    ("safe-harbor/contact.toml", include_str!("../../../rules/safe-harbor/contact.toml")),
+    ("safe-harbor/ids.toml", include_str!("../../../rules/safe-harbor/ids.toml")),
+    ("safe-harbor/places.toml", include_str!("../../../rules/safe-harbor/places.toml")),
+    ("dict/first-names.txt", include_str!("../../../rules/dict/first-names.txt")),
+    ("dict/surnames.txt", include_str!("../../../rules/dict/surnames.txt")),
+    ("dict/cities.txt", include_str!("../../../rules/dict/cities.txt")),
+    ("dict/counties.txt", include_str!("../../../rules/dict/counties.txt")),
+    ("dict/facility-words.txt", include_str!("../../../rules/dict/facility-words.txt")),
+    ("dict/clinical-terms.txt", include_str!("../../../rules/dict/clinical-terms.txt")),
+    ("dict/english-common.txt", include_str!("../../../rules/dict/english-common.txt")),
+];
+
+/// The name of the pack loaded by default.
+pub const BUNDLED_PACK: &str = "safe-harbor";
+
+/// A validated rule: immutable, with accessors only.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub(crate) id: Box<str>,
+    pub(crate) name: Box<str>,
+    pub(crate) entity: EntityType,
+    pub(crate) kind: RuleKind,
+    pub(crate) validators: Box<[Validator]>,
+    pub(crate) confidence: f32,
+    pub(crate) context: Box<[Context]>,
+    pub(crate) references: Box<[String]>,
+    pub(crate) examples: Box<[(String, String)]>,
+    pub(crate) negative_examples: Box<[String]>,
+    pub(crate) pack: Arc<str>,
+}
+
+/// How a rule finds its candidates.
+#[derive(Clone, Debug)]
+pub(crate) enum RuleKind {
+    /// Regular expressions; the span is group `value` when present.
+    Pattern { patterns: Box<[String]> },
+    /// Whole words (or runs of words) found in dictionaries.
+    Words(WordRule),
+}
+
+/// The settings of a dictionary rule, as dictionary bit masks over the [`Lexicon`].
+#[derive(Clone, Debug)]
+pub(crate) struct WordRule {
+    pub(crate) include: u64,
+    pub(crate) exclude: u64,
+    pub(crate) common: u64,
+    pub(crate) common_penalty: f32,
+    pub(crate) case: CaseRule,
+    pub(crate) max_words: usize,
+    pub(crate) join_bonus: f32,
+}
+
+impl Rule {
+    /// The stable dotted id, for example `ssn.dashed`.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The human-readable name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The entity type the rule reports.
+    pub fn entity(&self) -> EntityType {
+        self.entity
+    }
+
+    /// The base confidence, before context.
+    pub fn confidence(&self) -> f32 {
+        self.confidence
+    }
+
+    /// The validators every candidate must pass.
+    pub fn validators(&self) -> &[Validator] {
+        &self.validators
+    }
+
+    /// The regular expressions of a pattern rule (empty for a dictionary rule).
+    pub fn patterns(&self) -> &[String] {
+        match &self.kind {
+            RuleKind::Pattern { patterns } => patterns,
+            RuleKind::Words(_) => &[],
+        }
+    }
+
+    /// Whether the rule matches dictionary words rather than patterns.
+    pub fn is_dictionary_rule(&self) -> bool {
+        matches!(self.kind, RuleKind::Words(_))
+    }
+
+    /// The context entries.
+    pub fn context(&self) -> &[Context] {
+        &self.context
+    }
+
+    /// Links that explain the identifier.
+    pub fn references(&self) -> &[String] {
+        &self.references
+    }
+
+    /// `(text, expected value)` pairs the rule must match.
+    pub fn examples(&self) -> &[(String, String)] {
+        &self.examples
+    }
+
+    /// Texts the rule must not match.
+    pub fn negative_examples(&self) -> &[String] {
+        &self.negative_examples
+    }
+
+    /// The pack the rule came from.
+    pub fn pack(&self) -> &str {
+        &self.pack
+    }
+}
+
+/// A validated set of rules and the dictionaries they use, ready to compile into a
+/// [`crate::Matcher`].
+#[derive(Clone, Debug, Default)]
+pub struct RuleSet {
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) lexicon: Lexicon,
+    pub(crate) propagate: Vec<EntityType>,
+    pub(crate) packs: Vec<PackInfo>,
+    pub(crate) dictionaries: Vec<DictionaryInfo>,
+}
+
+/// What a loaded dictionary is: its id, where it comes from and how big it is.
+#[derive(Clone, Debug)]
+pub struct DictionaryInfo {
+    /// The id rules use.
+    pub id: String,
+    /// Where the data comes from, as the pack says.
+    pub source: Option<String>,
+    /// The number of entries.
+    pub entries: usize,
+}
+
+/// The name and version of a loaded pack.
+#[derive(Clone, Debug)]
+pub struct PackInfo {
+    /// The pack's name (its file path when the pack names none).
+    pub name: String,
+    /// The pack's version, when it gives one.
+    pub version: Option<String>,
+}
+
+impl RuleSet {
+    /// The rules, in priority order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The packs that were layered, in order.
+    pub fn packs(&self) -> &[PackInfo] {
+        &self.packs
+    }
+
+    /// The dictionaries, in bit order.
+    pub fn dictionaries(&self) -> &[DictionaryInfo] {
+        &self.dictionaries
+    }
+
+    /// Entity types whose confirmed values are searched again across the document.
+    pub fn propagated_types(&self) -> &[EntityType] {
+        &self.propagate
+    }
+
+    /// A rule set holding just one rule of this one (for `deid rules check` and the
+    /// one-rule-at-a-time reference). Dictionaries are shared.
+    pub fn only(&self, rule_index: usize) -> RuleSet {
+        RuleSet {
+            rules: vec![self.rules[rule_index].clone()],
+            lexicon: self.lexicon.clone(),
+            propagate: Vec::new(),
+            packs: self.packs.clone(),
+            dictionaries: self.dictionaries.clone(),
+        }
+    }
+}
+
+/// Layers rule packs into a [`RuleSet`].
+///
+/// ```
+/// let rules = deid_core::RuleSetBuilder::new().bundled().build().unwrap();
+/// assert!(rules.rules().len() > 20);
+/// ```
+#[derive(Debug, Default)]
+pub struct RuleSetBuilder {
+    layers: Vec<Layer>,
+}
+
+#[derive(Debug)]
+struct Layer {
+    origin: String,
+    base_dir: Option<std::path::PathBuf>,
+    bundled: bool,
+    /// The pack's files: one, or several for a bundled pack split by topic.
+    sources: Result<Vec<String>, Error>,
+}
+
+impl RuleSetBuilder {
+    /// An empty builder: no rules until a pack is added.
+    pub fn new() -> RuleSetBuilder {
+        RuleSetBuilder::default()
+    }
+
+    /// Adds the bundled `safe-harbor` pack.
+    pub fn bundled(mut self) -> RuleSetBuilder {
+        self.layers.push(Layer {
+            origin: format!("bundled:{BUNDLED_PACK}"),
+            base_dir: None,
+            bundled: true,
+            sources: Ok(BUNDLED_FILES
+                .iter()
+                .filter(|(path, _)| path.starts_with("safe-harbor/"))
+                .map(|(_, text)| (*text).to_owned())
+                .collect()),
+        });
+        self
+    }
+
+    /// Adds a pack from a TOML file; its dictionary files are resolved beside it.
+    pub fn file(mut self, path: &Path) -> RuleSetBuilder {
+        let origin = path.display().to_string();
+        let sources = std::fs::read_to_string(path)
+            .map(|text| vec![text])
+            .map_err(|e| Error::new(origin.clone(), None, ErrorKind::Io(e.to_string())));
+        self.layers.push(Layer {
+            origin,
+            base_dir: path.parent().map(Path::to_path_buf),
+            bundled: false,
+            sources,
+        });
+        self
+    }
+
+    /// Adds a pack from TOML text; `origin` names it in errors.
+    pub fn toml(mut self, origin: &str, text: &str) -> RuleSetBuilder {
+        self.layers.push(Layer {
+            origin: origin.to_owned(),
+            base_dir: None,
+            bundled: false,
+            sources: Ok(vec![text.to_owned()]),
+        });
+        self
+    }
+
+    /// Parses, layers and validates every pack.
+    ///
+    /// # Errors
+    /// The first pack that cannot be read, parsed or validated, naming the pack and rule.
+    pub fn build(self) -> Result<RuleSet, Error> {
+        let mut rule_specs: Vec<(RuleSpec, Arc<str>)> = Vec::new();
+        let mut dictionaries: Vec<(String, Vec<String>, Option<String>)> = Vec::new();
+        let mut propagate = Vec::new();
+        let mut packs = Vec::new();
+        for layer in self.layers {
+            let origin = layer.origin;
+            let mut spec = PackSpec::default();
+            for text in layer.sources? {
+                let part: PackSpec = toml::from_str(&text)
+                    .map_err(|e| Error::new(origin.clone(), None, ErrorKind::Parse(e.to_string())))?;
+                spec.merge(part);
+            }
+            let pack_name: Arc<str> = spec.pack.name.clone().unwrap_or_else(|| origin.clone()).into();
+            packs.push(PackInfo { name: pack_name.to_string(), version: spec.pack.version.clone() });
+            for name in &spec.pack.propagate {
+                let entity = parse_entity(&origin, None, name)?;
+                if !propagate.contains(&entity) {
+                    propagate.push(entity);
+                }
+            }
+            for dict in spec.dictionaries {
+                let mut words = dict.words;
+                if let Some(file) = &dict.file {
+                    let text = if layer.bundled {
+                        bundled_file(file).map(str::to_owned).ok_or_else(|| {
+                            Error::new(origin.clone(), None, ErrorKind::Io(format!("no bundled file `{file}`")))
+                        })?
+                    } else {
+                        let path = layer.base_dir.as_deref().unwrap_or(Path::new(".")).join(file);
+                        std::fs::read_to_string(&path).map_err(|e| {
+                            Error::new(origin.clone(), None, ErrorKind::Io(format!("dictionary `{}`: {e}", path.display())))
+                        })?
+                    };
+                    words.extend(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned));
+                }
+                match dictionaries.iter_mut().find(|(id, ..)| *id == dict.id) {
+                    Some(existing) => (existing.1, existing.2) = (words, dict.source),
+                    None => dictionaries.push((dict.id, words, dict.source)),
+                }
+            }
+            for id in &spec.disable {
+                let before = rule_specs.len();
+                rule_specs.retain(|(r, _)| r.id != *id);
+                if rule_specs.len() == before {
+                    return Err(Error::new(
+                        origin,
+                        Some(id),
+                        ErrorKind::Invalid("`disable` names a rule that no earlier pack defines".into()),
+                    ));
+                }
+            }
+            let mut seen = std::collections::HashSet::new();
+            for rule in spec.rules {
+                if !seen.insert(rule.id.clone()) {
+                    return Err(Error::new(origin, Some(&rule.id), ErrorKind::Invalid("duplicate rule id in this pack".into())));
+                }
+                match rule_specs.iter_mut().find(|(r, _)| r.id == rule.id) {
+                    Some(existing) => *existing = (rule, pack_name.clone()),
+                    None => rule_specs.push((rule, pack_name.clone())),
+                }
+            }
+        }
+        if dictionaries.len() > 64 {
+            return Err(Error::new("rule set", None, ErrorKind::Invalid("more than 64 dictionaries".into())));
+        }
+        let dict_ids: Vec<&str> = dictionaries.iter().map(|(id, ..)| id.as_str()).collect();
+        let rules = rule_specs
+            .iter()
+            .map(|(spec, pack)| validate_rule(spec, pack, &dict_ids))
+            .collect::<Result<Vec<_>, _>>()?;
+        let lexicon = Lexicon::new(dictionaries.iter().map(|(_, words, _)| words.as_slice()));
+        let dictionaries = dictionaries
+            .into_iter()
+            .map(|(id, words, source)| DictionaryInfo { id, source, entries: words.len() })
+            .collect();
+        Ok(RuleSet { rules, lexicon, propagate, packs, dictionaries })
+    }
+}
+
+/// The text of a bundled file, by its path relative to `rules/`.
+pub fn bundled_file(path: &str) -> Option<&'static str> {
+    BUNDLED_FILES.iter().find(|(p, _)| *p == path).map(|(_, text)| *text)
+}
+
+fn parse_entity(pack: &str, rule: Option<&str>, name: &str) -> Result<EntityType, Error> {
+    name.parse().map_err(|e: crate::entity::UnknownEntityType| Error::new(pack, rule, ErrorKind::Invalid(e.to_string())))
+}
+
+fn validate_rule(spec: &RuleSpec, pack: &Arc<str>, dict_ids: &[&str]) -> Result<Rule, Error> {
+    let id = spec.id.as_str();
+    let invalid = |message: String| Error::new(pack.to_string(), Some(id), ErrorKind::Invalid(message));
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')) {
+        return Err(invalid("ids use letters, digits, `.`, `-` and `_` only".into()));
+    }
+    let entity = parse_entity(pack, Some(id), &spec.entity)?;
+    let confidence = unit_interval(spec.confidence.unwrap_or(0.8), "confidence").map_err(&invalid)?;
+    let dict_mask = |names: &[String], key: &str| -> Result<u64, Error> {
+        names.iter().try_fold(0u64, |mask, name| {
+            let index = dict_ids
+                .iter()
+                .position(|d| d == name)
+                .ok_or_else(|| invalid(format!("`{key}` names unknown dictionary `{name}`")))?;
+            Ok(mask | 1 << index)
+        })
+    };
+    let kind = match (spec.patterns.is_empty(), spec.dictionaries.is_empty()) {
+        (false, true) => {
+            for pattern in &spec.patterns {
+                crate::matcher::check_pattern(pattern)
+                    .map_err(|m| Error::new(pack.to_string(), Some(id), ErrorKind::Pattern(m)))?;
+            }
+            let word_keys = [
+                (!spec.exclude.is_empty(), "exclude"),
+                (!spec.common.is_empty(), "common"),
+                (spec.case.is_some(), "case"),
+                (spec.max_words.is_some(), "max_words"),
+                (spec.join_bonus.is_some(), "join_bonus"),
+                (spec.common_penalty.is_some(), "common_penalty"),
+            ];
+            if let Some((_, key)) = word_keys.iter().find(|(set, _)| *set) {
+                return Err(invalid(format!("`{key}` applies to dictionary rules only")));
+            }
+            RuleKind::Pattern { patterns: spec.patterns.clone().into_boxed_slice() }
+        }
+        (true, false) => RuleKind::Words(WordRule {
+            include: dict_mask(&spec.dictionaries, "dictionaries")?,
+            exclude: dict_mask(&spec.exclude, "exclude")?,
+            common: dict_mask(&spec.common, "common")?,
+            common_penalty: unit_interval(spec.common_penalty.unwrap_or(0.3), "common_penalty").map_err(&invalid)?,
+            case: match spec.case.as_deref() {
+                None | Some("any") => CaseRule::Any,
+                Some("title") => CaseRule::Title,
+                Some("upper") => CaseRule::Upper,
+                Some("title-or-upper") => CaseRule::TitleOrUpper,
+                Some(other) => return Err(invalid(format!("unknown case `{other}` (any, title, upper, title-or-upper)"))),
+            },
+            max_words: match spec.max_words.unwrap_or(1) {
+                n @ 1..=8 => n,
+                n => return Err(invalid(format!("max_words {n} is outside 1..=8"))),
+            },
+            join_bonus: unit_interval(spec.join_bonus.unwrap_or(0.0), "join_bonus").map_err(&invalid)?,
+        }),
+        _ => return Err(invalid("a rule has either `patterns` or `dictionaries`, exactly one of them".into())),
+    };
+    let validators = spec
+        .validators
+        .iter()
+        .map(|name| Validator::from_name(name).ok_or_else(|| invalid(format!("unknown validator `{name}`"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let context = spec.context.iter().map(|c| validate_context(c).map_err(&invalid)).collect::<Result<Vec<_>, _>>()?;
+    if spec.examples.is_empty() {
+        return Err(invalid("a rule needs at least one example".into()));
+    }
+    Ok(Rule {
+        id: id.into(),
+        name: spec.name.clone().unwrap_or_else(|| id.to_owned()).into(),
+        entity,
+        kind,
+        validators: validators.into(),
+        confidence,
+        context: context.into(),
+        references: spec.references.clone().into(),
+        examples: spec.examples.iter().map(|e| (e.text.clone(), e.expected.clone())).collect(),
+        negative_examples: spec.negative_examples.clone().into(),
+        pack: pack.clone(),
+    })
+}
+
+fn validate_context(spec: &ContextSpec) -> Result<Context, String> {
+    let effect = match spec.effect.as_str() {
+        "raise" => ContextEffect::Raise(unit_interval(spec.amount.unwrap_or(0.2), "amount")?),
+        "lower" => ContextEffect::Lower(unit_interval(spec.amount.unwrap_or(0.2), "amount")?),
+        "require" | "forbid" if spec.amount.is_some() => {
+            return Err(format!("context effect `{}` takes no `amount`", spec.effect));
+        }
+        "require" => ContextEffect::Require,
+        "forbid" => ContextEffect::Forbid,
+        other => return Err(format!("unknown context effect `{other}` (raise, lower, require, forbid)")),
+    };
+    let side = match spec.side.as_deref() {
+        None | Some("both") => Side::Both,
+        Some("before") => Side::Before,
+        Some("after") => Side::After,
+        Some(other) => return Err(format!("unknown context side `{other}` (before, after, both)")),
+    };
+    let window = spec.window.unwrap_or(40);
+    if window == 0 || window > 1024 {
+        return Err(format!("context window {window} is outside 1..=1024 bytes"));
+    }
+    let words: Vec<String> = spec.words.iter().map(|w| w.trim().to_lowercase()).filter(|w| !w.is_empty()).collect();
+    if words.is_empty() {
+        return Err("a context entry needs at least one word".into());
+    }
+    Ok(Context { words: words.into(), effect, window, side })
+}
+
+fn unit_interval(value: f32, key: &str) -> Result<f32, String> {
+    if (0.0..=1.0).contains(&value) { Ok(value) } else { Err(format!("`{key}` {value} is outside 0..=1")) }
+}

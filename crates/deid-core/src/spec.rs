@@ -1,0 +1,162 @@
+//! The serde form of a rule pack: exactly what a TOML file may say, nothing validated yet.
+//!
+//! Every struct denies unknown fields, so a misspelt key is an error rather than a rule
+//! that silently does less than its author meant. [`crate::pack`] turns this form into
+//! validated, immutable rules.
+
+use serde::Deserialize;
+
+/// A whole rule pack file.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackSpec {
+    /// Name, version and pack-wide settings.
+    #[serde(default)]
+    pub pack: PackHeader,
+    /// Word lists the rules refer to by id.
+    #[serde(default, rename = "dictionary")]
+    pub dictionaries: Vec<DictionarySpec>,
+    /// The rules, in priority order.
+    #[serde(default, rename = "rule")]
+    pub rules: Vec<RuleSpec>,
+    /// Ids of rules from earlier packs to switch off.
+    #[serde(default)]
+    pub disable: Vec<String>,
+}
+
+impl PackSpec {
+    /// Appends another file of the same pack: its rules and dictionaries follow ours, and
+    /// its header fills in what ours leaves out.
+    pub(crate) fn merge(&mut self, other: PackSpec) {
+        let header = &mut self.pack;
+        header.name = header.name.take().or(other.pack.name);
+        header.version = header.version.take().or(other.pack.version);
+        header.description = header.description.take().or(other.pack.description);
+        header.propagate.extend(other.pack.propagate);
+        self.dictionaries.extend(other.dictionaries);
+        self.rules.extend(other.rules);
+        self.disable.extend(other.disable);
+    }
+}
+
+/// The `[pack]` table.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackHeader {
+    /// The pack's name, for example `safe-harbor`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The pack's version.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// One line on what the pack is for.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Entity types whose confirmed values are searched again across the whole document.
+    #[serde(default)]
+    pub propagate: Vec<String>,
+}
+
+/// A `[[dictionary]]` entry: a word list, inline or in a file beside the pack.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DictionarySpec {
+    /// The id rules use to refer to this list.
+    pub id: String,
+    /// A file, one entry per line, relative to the pack file.
+    #[serde(default)]
+    pub file: Option<String>,
+    /// Inline entries.
+    #[serde(default)]
+    pub words: Vec<String>,
+    /// Where the data comes from, for the record.
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
+/// A `[[rule]]` entry.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    /// Stable dotted id, for example `ssn.dashed`.
+    pub id: String,
+    /// Human-readable name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The entity type the rule reports, for example `SSN`.
+    #[serde(rename = "type")]
+    pub entity: String,
+    /// Regular expressions (pattern rules). The span is the group named `value` when the
+    /// pattern has one, else the whole match.
+    #[serde(default)]
+    pub patterns: Vec<String>,
+    /// Dictionaries whose entries the rule matches as whole words (word rules).
+    #[serde(default)]
+    pub dictionaries: Vec<String>,
+    /// Dictionaries whose entries never match (word rules).
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Dictionaries whose entries lower the confidence by `common_penalty` (word rules).
+    #[serde(default)]
+    pub common: Vec<String>,
+    /// How much a `common` entry lowers the confidence.
+    #[serde(default)]
+    pub common_penalty: Option<f32>,
+    /// Required letter case of a word-rule match: `any`, `title`, `upper`, `title-or-upper`.
+    #[serde(default)]
+    pub case: Option<String>,
+    /// Longest run of words a word rule joins into one match.
+    #[serde(default)]
+    pub max_words: Option<usize>,
+    /// Confidence added per extra word joined into a word-rule match.
+    #[serde(default)]
+    pub join_bonus: Option<f32>,
+    /// Validators every candidate must pass, by name.
+    #[serde(default)]
+    pub validators: Vec<String>,
+    /// Base confidence in `[0, 1]`.
+    #[serde(default)]
+    pub confidence: Option<f32>,
+    /// Context words that raise, lower, require or forbid.
+    #[serde(default)]
+    pub context: Vec<ContextSpec>,
+    /// Links that explain the identifier.
+    #[serde(default)]
+    pub references: Vec<String>,
+    /// Texts the rule must match, with the expected value.
+    #[serde(default)]
+    pub examples: Vec<ExampleSpec>,
+    /// Texts the rule must not match.
+    #[serde(default)]
+    pub negative_examples: Vec<String>,
+}
+
+/// A `[[rule.context]]` entry.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContextSpec {
+    /// Words or short phrases, matched case-insensitively as whole words.
+    pub words: Vec<String>,
+    /// `raise`, `lower`, `require` or `forbid`.
+    pub effect: String,
+    /// For `raise` and `lower`: how much the confidence moves.
+    #[serde(default)]
+    pub amount: Option<f32>,
+    /// Bytes to look at on each side of the candidate.
+    #[serde(default)]
+    pub window: Option<usize>,
+    /// `before`, `after` or `both` (the default).
+    #[serde(default)]
+    pub side: Option<String>,
+}
+
+/// An example: a text and the value the rule must report in it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExampleSpec {
+    /// The input text.
+    pub text: String,
+    /// The exact value the rule must report (its first occurrence in `text`).
+    #[serde(rename = "match")]
+    pub expected: String,
+}

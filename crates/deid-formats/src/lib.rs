@@ -1,0 +1,1 @@
+//! deid readers and writers.
