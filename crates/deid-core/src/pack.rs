@@ -298,7 +298,8 @@ impl RuleSetBuilder {
                 let mut words = dict.words;
                 if let Some(file) = &dict.file {
                     let text = if layer.bundled {
-                        bundled_file(file).map(str::to_owned).ok_or_else(|| {
+                        // Bundled pack files sit in `rules/<pack>/`, dictionaries in `rules/dict/`.
+                        bundled_file(file.trim_start_matches("../")).map(str::to_owned).ok_or_else(|| {
                             Error::new(origin.clone(), None, ErrorKind::Io(format!("no bundled file `{file}`")))
                         })?
                     } else {

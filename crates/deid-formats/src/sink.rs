@@ -1,0 +1,285 @@
+//! Findings out: JSONL (the DESIGN §5 contract), a JSON array, SARIF 2.1.0, or a summary
+//! table of counts by type and file.
+//!
+//! A sink never writes a matched value unless the record carries one, which the caller
+//! adds only when the user asked for values (`--show-values`).
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use deid_core::EntityType;
+use serde::Serialize;
+
+/// One finding as written out.
+#[derive(Clone, Debug, Serialize)]
+pub struct FindingRecord<'a> {
+    /// The input path as given (or `-`).
+    pub path: &'a str,
+    /// The document id (JSONL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub doc: Option<&'a str>,
+    /// The field path within the record (JSONL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<&'a str>,
+    /// 0-based data row (tables).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row: Option<u64>,
+    /// Column name (tables).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<&'a str>,
+    /// UTF-8 byte offset of the first byte, in the document text or cell.
+    pub start: usize,
+    /// UTF-8 byte offset one past the end.
+    pub end: usize,
+    /// The entity type.
+    #[serde(rename = "type")]
+    pub entity: EntityType,
+    /// The rule id.
+    pub rule: &'a str,
+    /// Confidence after context, rounded to three decimals.
+    pub confidence: f64,
+    /// The matched text, only with `--show-values`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<&'a str>,
+}
+
+/// Rounds a confidence for output, so that output does not depend on float noise.
+pub fn round_confidence(confidence: f32) -> f64 {
+    (f64::from(confidence) * 1000.0).round() / 1000.0
+}
+
+/// The output format of findings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SinkFormat {
+    /// One JSON object per line.
+    Jsonl,
+    /// One JSON array.
+    Json,
+    /// SARIF 2.1.0, for code-scanning dashboards.
+    Sarif,
+    /// Counts by type and file.
+    Summary,
+}
+
+/// A rule as SARIF lists it.
+#[derive(Clone, Debug)]
+pub struct RuleDescription {
+    /// The rule id.
+    pub id: String,
+    /// The rule's name.
+    pub name: String,
+    /// The entity type it reports.
+    pub entity: EntityType,
+}
+
+/// Writes findings in one format.
+pub struct FindingSink<W: Write> {
+    format: SinkFormat,
+    out: W,
+    written: u64,
+    rules: Vec<RuleDescription>,
+    counts: BTreeMap<String, BTreeMap<EntityType, u64>>,
+    scanned: BTreeMap<String, ()>,
+}
+
+impl<W: Write> FindingSink<W> {
+    /// Starts a sink; SARIF needs the rule list up front.
+    pub fn new(format: SinkFormat, out: W, rules: Vec<RuleDescription>) -> FindingSink<W> {
+        FindingSink { format, out, written: 0, rules, counts: BTreeMap::new(), scanned: BTreeMap::new() }
+    }
+
+    /// Records that a file was scanned (the summary lists clean files too).
+    pub fn file_scanned(&mut self, path: &str) {
+        self.scanned.insert(path.to_owned(), ());
+    }
+
+    /// Writes one finding.
+    ///
+    /// # Errors
+    /// When the output cannot be written.
+    pub fn write(&mut self, record: &FindingRecord<'_>) -> io::Result<()> {
+        match self.format {
+            SinkFormat::Jsonl => {
+                serde_json::to_writer(&mut self.out, record)?;
+                self.out.write_all(b"\n")?;
+            }
+            SinkFormat::Json => {
+                self.out.write_all(if self.written == 0 { b"[\n" } else { b",\n" })?;
+                serde_json::to_writer(&mut self.out, record)?;
+            }
+            SinkFormat::Sarif => {
+                if self.written == 0 {
+                    self.sarif_header()?;
+                } else {
+                    self.out.write_all(b",\n")?;
+                }
+                serde_json::to_writer(&mut self.out, &sarif_result(record))?;
+            }
+            SinkFormat::Summary => {
+                *self.counts.entry(record.path.to_owned()).or_default().entry(record.entity).or_default() += 1;
+            }
+        }
+        self.written += 1;
+        Ok(())
+    }
+
+    /// The number of findings written.
+    pub fn count(&self) -> u64 {
+        self.written
+    }
+
+    /// Ends the output (closing brackets, the summary table) and returns the writer.
+    ///
+    /// # Errors
+    /// When the output cannot be written.
+    pub fn finish(mut self) -> io::Result<W> {
+        match self.format {
+            SinkFormat::Jsonl => {}
+            SinkFormat::Json => self.out.write_all(if self.written == 0 { b"[]\n" } else { b"\n]\n" })?,
+            SinkFormat::Sarif => {
+                if self.written == 0 {
+                    self.sarif_header()?;
+                }
+                self.out.write_all(b"\n]}]}\n")?;
+            }
+            SinkFormat::Summary => self.write_summary()?,
+        }
+        self.out.flush()?;
+        Ok(self.out)
+    }
+
+    fn sarif_header(&mut self) -> io::Result<()> {
+        let rules: Vec<serde_json::Value> = self
+            .rules
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "id": r.id,
+                    "name": r.name,
+                    "shortDescription": {"text": format!("{} ({})", r.name, r.entity)},
+                    "properties": {"entity": r.entity},
+                })
+            })
+            .collect();
+        let driver = serde_json::json!({
+            "name": "deid",
+            "version": env!("CARGO_PKG_VERSION"),
+            "informationUri": "https://example.invalid/deid",
+            "rules": rules,
+        });
+        write!(
+            self.out,
+            "{{\"$schema\":\"https://json.schemastore.org/sarif-2.1.0.json\",\"version\":\"2.1.0\",\"runs\":[{{\"tool\":{{\"driver\":{driver}}},\"results\":[\n"
+        )
+    }
+
+    fn write_summary(&mut self) -> io::Result<()> {
+        let mut totals: BTreeMap<EntityType, u64> = BTreeMap::new();
+        for counts in self.counts.values() {
+            for (entity, n) in counts {
+                *totals.entry(*entity).or_default() += n;
+            }
+        }
+        let files_with = self.counts.len();
+        let files = self.scanned.len().max(files_with);
+        writeln!(self.out, "{} finding(s) in {files_with} of {files} file(s)", self.written)?;
+        if totals.is_empty() {
+            return Ok(());
+        }
+        writeln!(self.out, "\n{:<16} {:>10}", "TYPE", "FINDINGS")?;
+        for (entity, n) in &totals {
+            writeln!(self.out, "{:<16} {n:>10}", entity.as_str())?;
+        }
+        writeln!(self.out, "\n{:<10} {:<16} FILE", "FINDINGS", "TOP TYPE")?;
+        for (path, counts) in &self.counts {
+            let total: u64 = counts.values().sum();
+            let top = counts.iter().max_by_key(|(_, n)| **n).map(|(e, _)| e.as_str()).unwrap_or("-");
+            writeln!(self.out, "{total:<10} {top:<16} {path}")?;
+        }
+        Ok(())
+    }
+}
+
+fn sarif_result(record: &FindingRecord<'_>) -> serde_json::Value {
+    let mut properties = serde_json::json!({"entity": record.entity, "confidence": record.confidence});
+    for (key, value) in [("doc", record.doc), ("field", record.field), ("column", record.column)] {
+        if let Some(value) = value {
+            properties[key] = value.into();
+        }
+    }
+    if let Some(row) = record.row {
+        properties["row"] = row.into();
+    }
+    let mut region = serde_json::json!({"byteOffset": record.start, "byteLength": record.end - record.start});
+    if let Some(value) = record.value {
+        region["snippet"] = serde_json::json!({"text": value});
+    }
+    serde_json::json!({
+        "ruleId": record.rule,
+        "level": "error",
+        "message": {"text": format!("{} found by rule {}", record.entity, record.rule)},
+        "locations": [{"physicalLocation": {
+            "artifactLocation": {"uri": record.path},
+            "region": region,
+        }}],
+        "properties": properties,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(path: &str) -> FindingRecord<'_> {
+        FindingRecord {
+            path,
+            doc: Some("n1"),
+            field: None,
+            row: None,
+            column: None,
+            start: 3,
+            end: 14,
+            entity: EntityType::Ssn,
+            rule: "ssn.formatted",
+            confidence: 0.9,
+            value: None,
+        }
+    }
+
+    fn render(format: SinkFormat, n: usize) -> String {
+        let rules = vec![RuleDescription { id: "ssn.formatted".into(), name: "SSN".into(), entity: EntityType::Ssn }];
+        let mut sink = FindingSink::new(format, Vec::new(), rules);
+        for _ in 0..n {
+            sink.write(&record("a.jsonl")).unwrap();
+        }
+        String::from_utf8(sink.finish().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn jsonl_follows_the_contract() {
+        let out = render(SinkFormat::Jsonl, 1);
+        assert_eq!(
+            out,
+            "{\"path\":\"a.jsonl\",\"doc\":\"n1\",\"start\":3,\"end\":14,\"type\":\"SSN\",\"rule\":\"ssn.formatted\",\"confidence\":0.9}\n"
+        );
+    }
+
+    #[test]
+    fn json_and_sarif_are_valid_json_with_and_without_findings() {
+        for n in [0, 2] {
+            let json: serde_json::Value = serde_json::from_str(&render(SinkFormat::Json, n)).unwrap();
+            assert_eq!(json.as_array().unwrap().len(), n);
+            let sarif: serde_json::Value = serde_json::from_str(&render(SinkFormat::Sarif, n)).unwrap();
+            assert_eq!(sarif["version"], "2.1.0");
+            assert_eq!(sarif["runs"][0]["results"].as_array().unwrap().len(), n);
+            assert_eq!(sarif["runs"][0]["tool"]["driver"]["rules"][0]["id"], "ssn.formatted");
+        }
+    }
+
+    #[test]
+    fn summary_counts_by_type_and_file() {
+        let out = render(SinkFormat::Summary, 2);
+        assert!(out.starts_with("2 finding(s) in 1 of 1 file(s)"), "{out}");
+        assert!(out.contains("SSN"));
+    }
+}

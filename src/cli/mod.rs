@@ -1,0 +1,165 @@
+//! Command-line definitions and dispatch.
+
+mod pipeline;
+mod rules;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use deid::EngineBuilder;
+
+/// Find and remove personal health information (PHI) in research data.
+///
+/// deid scans free text and JSONL for the 18 HIPAA Safe Harbor identifiers and more (names,
+/// dates, phone numbers, SSNs, MRNs, addresses, …) with the bundled `safe-harbor` rule pack,
+/// and writes de-identified copies with every finding replaced by its type, e.g. `[NAME]`.
+///
+/// Exit codes: 0 success and nothing found; 1 success and PHI found (scan); 2 usage, input
+/// or runtime error.
+#[derive(Debug, Parser)]
+#[command(name = "deid", version, propagate_version = true, max_term_width = 100)]
+#[command(after_help = "Examples:\n  deid scan notes.jsonl\n  deid scan --format jsonl notes/ > findings.jsonl\n  deid redact notes.jsonl -o clean.jsonl\n  deid rules check --rules my-pack.toml")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Report identifiers found in files, directories or stdin.
+    Scan(ScanArgs),
+    /// Write copies with every identifier replaced by its type, e.g. `[NAME]`.
+    Redact(RedactArgs),
+    /// Check, list and benchmark rule packs.
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
+}
+
+/// Options that choose the rules.
+#[derive(Clone, Debug, Args)]
+struct RuleArgs {
+    /// A rule pack (TOML) layered over the bundled one; repeatable. A rule with an existing
+    /// id replaces it; `disable = ["id"]` switches rules off.
+    #[arg(long = "rules", value_name = "PATH")]
+    packs: Vec<PathBuf>,
+    /// Do not load the bundled `safe-harbor` pack.
+    #[arg(long)]
+    no_bundled: bool,
+    /// Report only findings with at least this confidence (0 to 1).
+    #[arg(long, value_name = "X", default_value_t = deid::DEFAULT_MIN_CONFIDENCE, value_parser = parse_confidence)]
+    min_confidence: f32,
+}
+
+impl RuleArgs {
+    fn builder(&self) -> EngineBuilder {
+        let mut builder = deid::Engine::builder().min_confidence(self.min_confidence);
+        if self.no_bundled {
+            builder = builder.without_bundled();
+        }
+        for pack in &self.packs {
+            builder = builder.pack_file(pack);
+        }
+        builder
+    }
+}
+
+fn parse_confidence(value: &str) -> Result<f32, String> {
+    match value.parse::<f32>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        _ => Err(format!("`{value}` is not a number from 0 to 1")),
+    }
+}
+
+/// Options that say how inputs are read.
+#[derive(Clone, Debug, Args)]
+struct InputArgs {
+    /// Files and directories to read (directories are recursed; `-` is stdin).
+    #[arg(value_name = "INPUT", required = true)]
+    inputs: Vec<PathBuf>,
+    /// The input format; `auto` decides per file by extension and content.
+    #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
+    input_format: InputFormat,
+    /// JSONL: a string field to scan (a path like `note` or `visit.summary`); repeatable.
+    /// Default: every string field except the id field.
+    #[arg(long = "field", value_name = "NAME")]
+    fields: Vec<String>,
+    /// JSONL: the field whose value names the document (`doc` in findings).
+    #[arg(long, value_name = "NAME", default_value = "id")]
+    id_field: String,
+    /// Scan binary files as text instead of skipping them.
+    #[arg(long)]
+    binary: bool,
+    /// Threads to use (default: all cores).
+    #[arg(short = 'j', long, value_name = "N")]
+    threads: Option<usize>,
+    /// No progress bar and no summary on stderr.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum InputFormat {
+    Auto,
+    Text,
+    Jsonl,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum OutputFormat {
+    /// One finding per line (the findings contract).
+    Jsonl,
+    /// One JSON array.
+    Json,
+    /// SARIF 2.1.0.
+    Sarif,
+    /// Counts by type and file (the default on a terminal).
+    Summary,
+}
+
+#[derive(Debug, Args)]
+struct ScanArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    rules: RuleArgs,
+    /// Output format (default: `summary` on a terminal, else `jsonl`).
+    #[arg(long, value_enum)]
+    format: Option<OutputFormat>,
+    /// Write findings to this file (atomically) instead of stdout.
+    #[arg(short, long, value_name = "PATH")]
+    output: Option<PathBuf>,
+    /// Include the matched text in findings. Off by default: findings carry offsets only.
+    #[arg(long)]
+    show_values: bool,
+}
+
+#[derive(Debug, Args)]
+struct RedactArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    rules: RuleArgs,
+    /// Where to write: a file for one input file, a directory for several inputs or a
+    /// directory input, `-` (or nothing, for stdin input) for stdout. Inputs are never
+    /// overwritten.
+    #[arg(short, long, value_name = "PATH")]
+    output: Option<PathBuf>,
+}
+
+/// Runs a parsed command line and returns the exit code.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Scan(args) => {
+            let format = args.format.unwrap_or(if std::io::stdout().is_terminal() && args.output.is_none() {
+                OutputFormat::Summary
+            } else {
+                OutputFormat::Jsonl
+            });
+            pipeline::scan(&args, format)
+        }
+        Command::Redact(args) => pipeline::redact(&args),
+        Command::Rules(command) => rules::run(command),
+    }
+}

@@ -1,0 +1,201 @@
+//! deid finds and removes personal health information (PHI) and other personal identifiers
+//! in research data.
+//!
+//! This crate is the facade: an [`Engine`] compiles rule packs once (the bundled
+//! `safe-harbor` pack by default) and then scans and redacts any number of texts from any
+//! number of threads. The engine itself lives in [`deid_core`]; readers and writers in
+//! [`deid_formats`]; replacement text in [`deid_transform`].
+//!
+//! ```
+//! let engine = deid::Engine::new()?;
+//! let note = "Seen by Dr. Angie Żukowski on 2016-04-23; SSN 536-90-4399.";
+//! let findings = engine.scan_text(note);
+//! assert!(findings.iter().any(|f| f.entity == deid::EntityType::Ssn));
+//! assert_eq!(engine.redact_text(note), "Seen by Dr. [NAME] on [DATE]; SSN [SSN].");
+//! # Ok::<(), deid::Error>(())
+//! ```
+//!
+//! Values never leak through `Debug`: a [`Finding`] holds offsets only, and [`Masked`]
+//! wraps any value that must be carried.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+pub use deid_core::{
+    CheckReport, DEFAULT_MIN_CONFIDENCE, EntityType, Error, ErrorKind, Finding, MatchOptions, Masked, Matcher, Rule,
+    RuleSet, RuleSetBuilder, RuleStats, Scratch, check_rules,
+};
+pub use deid_transform::{Tag, Transform};
+
+mod stream;
+
+pub use stream::TextStream;
+
+/// Builds an [`Engine`]: which packs, which minimum confidence.
+#[derive(Debug)]
+pub struct EngineBuilder {
+    bundled: bool,
+    packs: Vec<PackSource>,
+    min_confidence: f32,
+}
+
+#[derive(Debug)]
+enum PackSource {
+    File(std::path::PathBuf),
+    Toml { origin: String, text: String },
+}
+
+impl Default for EngineBuilder {
+    fn default() -> EngineBuilder {
+        EngineBuilder { bundled: true, packs: Vec::new(), min_confidence: DEFAULT_MIN_CONFIDENCE }
+    }
+}
+
+impl EngineBuilder {
+    /// Leaves the bundled `safe-harbor` pack out (only added packs are used).
+    pub fn without_bundled(mut self) -> EngineBuilder {
+        self.bundled = false;
+        self
+    }
+
+    /// Layers a pack file over the packs so far (it may override or disable rules by id).
+    pub fn pack_file(mut self, path: impl AsRef<Path>) -> EngineBuilder {
+        self.packs.push(PackSource::File(path.as_ref().to_owned()));
+        self
+    }
+
+    /// Layers a pack given as TOML text; `origin` names it in errors.
+    pub fn pack_toml(mut self, origin: &str, text: &str) -> EngineBuilder {
+        self.packs.push(PackSource::Toml { origin: origin.to_owned(), text: text.to_owned() });
+        self
+    }
+
+    /// Findings below this confidence are not reported (default
+    /// [`DEFAULT_MIN_CONFIDENCE`]).
+    pub fn min_confidence(mut self, min_confidence: f32) -> EngineBuilder {
+        self.min_confidence = min_confidence;
+        self
+    }
+
+    /// The layered, validated rule set, without compiling it.
+    ///
+    /// # Errors
+    /// When a pack cannot be read, parsed or validated.
+    pub fn rule_set(&self) -> Result<RuleSet, Error> {
+        let mut builder = RuleSetBuilder::new();
+        if self.bundled {
+            builder = builder.bundled();
+        }
+        for pack in &self.packs {
+            builder = match pack {
+                PackSource::File(path) => builder.file(path),
+                PackSource::Toml { origin, text } => builder.toml(origin, text),
+            };
+        }
+        builder.build()
+    }
+
+    /// The matcher options this builder sets.
+    pub fn match_options(&self) -> MatchOptions {
+        MatchOptions { min_confidence: self.min_confidence }
+    }
+
+    /// Loads and compiles the packs.
+    ///
+    /// # Errors
+    /// When a pack cannot be read, parsed or validated, or the automaton cannot be built.
+    pub fn build(self) -> Result<Engine, Error> {
+        let matcher = Matcher::with_options(self.rule_set()?, &self.match_options())?;
+        Ok(Engine::from_matcher(matcher))
+    }
+}
+
+/// Compile once, scan many: the bundled or configured rules, ready to scan and redact.
+///
+/// `Engine` is `Send + Sync`; share it by reference across threads. Scratch space is pooled
+/// inside, so the convenience methods allocate only their results; the `_into` methods
+/// with a caller-held [`Scratch`] allocate nothing per call once warm.
+#[derive(Debug)]
+pub struct Engine {
+    matcher: Matcher,
+    pool: Mutex<Vec<Scratch>>,
+}
+
+impl Engine {
+    /// An engine with the bundled `safe-harbor` pack and default options.
+    ///
+    /// # Errors
+    /// Only if the bundled pack is broken (a test guards against that).
+    pub fn new() -> Result<Engine, Error> {
+        EngineBuilder::default().build()
+    }
+
+    /// A builder, starting from the bundled pack.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// An engine over an already compiled matcher.
+    pub fn from_matcher(matcher: Matcher) -> Engine {
+        Engine { matcher, pool: Mutex::new(Vec::new()) }
+    }
+
+    /// The compiled matcher.
+    pub fn matcher(&self) -> &Matcher {
+        &self.matcher
+    }
+
+    /// Fresh scratch space, for callers that hold one per thread.
+    pub fn scratch(&self) -> Scratch {
+        self.matcher.scratch()
+    }
+
+    /// Runs `f` with pooled scratch space.
+    pub fn with_scratch<T>(&self, f: impl FnOnce(&mut Scratch) -> T) -> T {
+        let taken = self.pool.lock().map(|mut pool| pool.pop()).unwrap_or(None);
+        let mut scratch = taken.unwrap_or_else(|| self.matcher.scratch());
+        let result = f(&mut scratch);
+        if let Ok(mut pool) = self.pool.lock() {
+            pool.push(scratch);
+        }
+        result
+    }
+
+    /// Scans bytes (any bytes; offsets are byte offsets) into `out`.
+    pub fn scan_bytes_into(&self, text: &[u8], scratch: &mut Scratch, out: &mut Vec<Finding>) {
+        self.matcher.scan_into(text, scratch, out);
+    }
+
+    /// The findings in a text, sorted by start, never overlapping.
+    pub fn scan_text(&self, text: &str) -> Vec<Finding> {
+        self.scan_bytes(text.as_bytes())
+    }
+
+    /// The findings in a byte slice, sorted by start, never overlapping.
+    pub fn scan_bytes(&self, text: &[u8]) -> Vec<Finding> {
+        let mut out = Vec::new();
+        self.with_scratch(|scratch| self.matcher.scan_into(text, scratch, &mut out));
+        out
+    }
+
+    /// The text with every finding replaced by its type in brackets (`[NAME]`).
+    pub fn redact_text(&self, text: &str) -> String {
+        let mut out = Vec::with_capacity(text.len());
+        self.redact_bytes_into(text.as_bytes(), &Tag, &mut out);
+        // Replacements are UTF-8 and findings split only at character boundaries of valid
+        // UTF-8 input, so this holds; fall back to a lossy copy rather than panic.
+        String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+
+    /// Appends `text` to `out` with every finding replaced by `transform`.
+    pub fn redact_bytes_into(&self, text: &[u8], transform: &dyn Transform, out: &mut Vec<u8>) {
+        let findings = self.scan_bytes(text);
+        deid_transform::apply_into(text, &findings, transform, out);
+    }
+
+    /// A streaming scanner: feed byte slices of any size, get findings with offsets from
+    /// the start of the stream.
+    pub fn stream(&self) -> TextStream<'_> {
+        TextStream::new(self)
+    }
+}
