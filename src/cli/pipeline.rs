@@ -106,7 +106,7 @@ pub(super) fn scan(args: &ScanArgs, format: OutputFormat) -> anyhow::Result<std:
         Some(path) if path.as_os_str() != "-" => ScanOutput::File(
             AtomicFile::create(path).with_context(|| format!("{}: cannot create output", path.display()))?,
         ),
-        _ => ScanOutput::Stdout(io::stdout().lock()),
+        _ => ScanOutput::Stdout(io::BufWriter::with_capacity(1 << 16, io::stdout().lock())),
     };
     let mut sink = FindingSink::new(sink_format, writer, rules);
     let mut outputs = Outputs::None;
@@ -139,7 +139,7 @@ fn exit_code(totals: &Totals, found: bool) -> std::process::ExitCode {
 /// Where scan findings go: a file written atomically, or stdout.
 enum ScanOutput {
     File(AtomicFile),
-    Stdout(io::StdoutLock<'static>),
+    Stdout(io::BufWriter<io::StdoutLock<'static>>),
 }
 
 impl Write for ScanOutput {
@@ -393,10 +393,7 @@ fn process(engine: &Engine, selection: &FieldSelection, mode: Mode, item: &Item)
         let mut findings = Vec::new();
         match item.file.format {
             Format::Jsonl => {
-                let mut line_number = item.first_line;
-                for line in jsonl::lines(bytes) {
-                    let number = line_number;
-                    line_number += 1;
+                for (number, line) in (item.first_line..).zip(jsonl::lines(bytes)) {
                     if jsonl::is_blank(line) {
                         if mode == Mode::Redact {
                             result.redacted.extend_from_slice(line);

@@ -162,7 +162,7 @@ fn bench(args: &RuleArgs, corpus: &[std::path::PathBuf], repeat: usize) -> anyho
         rows.push((rule.id().to_owned(), time, stats[index].candidates, stats[index].confirmed));
     }
     let sum: f64 = rows.iter().map(|r| r.1.as_secs_f64()).sum();
-    rows.sort_by(|a, b| b.1.cmp(&a.1));
+    rows.sort_by_key(|row| std::cmp::Reverse(row.1));
     println!("{:<30} {:>7} {:>10} {:>10} {:>11} {:>10}", "RULE", "SHARE", "ALONE ms", "ALONE MB/s", "CANDIDATES", "CONFIRMED");
     for (id, time, candidates, confirmed) in rows {
         let secs = time.as_secs_f64();

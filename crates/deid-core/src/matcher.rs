@@ -151,6 +151,14 @@ pub(crate) fn check_pattern(pattern: &str) -> Result<(), String> {
     if hir.properties().minimum_len() == Some(0) {
         return Err("the pattern can match the empty string".into());
     }
+    // PERF: the lazy DFA cannot evaluate a Unicode word boundary on non-ASCII text, so one
+    // such pattern would push the whole one-pass automaton onto the PikeVM, ~20x slower.
+    if hir.properties().look_set().contains_word_unicode() {
+        return Err("Unicode word boundaries (`\\b`, `\\B` with Unicode on) make the one-pass automaton \
+                    fall back to a slow engine on non-ASCII text; use `(?-u:\\b)` for ASCII \
+                    identifiers, or a class such as `[^\\p{L}]` / no boundary for names"
+            .into());
+    }
     meta::Regex::builder().syntax(syntax_config()).build(pattern).map_err(|e| e.to_string())?;
     Ok(())
 }
@@ -541,6 +549,7 @@ impl Matcher {
     fn propagate(&self, text: &[u8], scratch: &mut Scratch) {
         let inner = &*self.inner;
         let mut needles: Vec<(&[u8], usize, f32)> = Vec::new();
+        let mut seen: rustc_hash::FxHashSet<&[u8]> = rustc_hash::FxHashSet::default();
         let mut found_words = Vec::new();
         for finding in &scratch.candidates {
             if !inner.rules.propagate.contains(&finding.entity) {
@@ -554,7 +563,7 @@ impl Matcher {
                     continue;
                 }
                 let (_, any) = word_masks(&text[finding.start..], word, &inner.rules.lexicon, &mut scratch.key);
-                if any & inner.propagation_guard != 0 || needles.iter().any(|(n, ..)| *n == bytes) {
+                if any & inner.propagation_guard != 0 || !seen.insert(bytes) {
                     continue;
                 }
                 needles.push((bytes, finding.rule, finding.confidence - PROPAGATION_DISCOUNT));
@@ -680,7 +689,17 @@ fn cut_point(text: &[u8], start: usize, limit: usize) -> usize {
 }
 
 /// Keeps the best of overlapping candidates (see the module docs), sorted by start.
+///
+/// PERF: most candidates overlap nothing, so a sort by start and one linear check settle
+/// the common case; only when something overlaps are the candidates ranked and placed into
+/// an ordered map (O(n log n)).
 pub(crate) fn resolve_overlaps(candidates: &mut [Finding], out: &mut Vec<Finding>) {
+    out.clear();
+    candidates.sort_unstable_by(|a, b| a.start.cmp(&b.start).then(a.end.cmp(&b.end)).then(a.rule.cmp(&b.rule)));
+    if candidates.windows(2).all(|w| w[0].end <= w[1].start) {
+        out.extend_from_slice(candidates);
+        return;
+    }
     candidates.sort_unstable_by(|a, b| {
         b.confidence
             .total_cmp(&a.confidence)
@@ -688,15 +707,16 @@ pub(crate) fn resolve_overlaps(candidates: &mut [Finding], out: &mut Vec<Finding
             .then(a.rule.cmp(&b.rule))
             .then(a.start.cmp(&b.start))
     });
-    out.clear();
+    // Accepted findings by start; they never overlap, so their ends are ordered too.
+    let mut accepted: std::collections::BTreeMap<usize, Finding> = std::collections::BTreeMap::new();
     for candidate in candidates.iter() {
-        // `out` is sorted by start and free of overlaps, so ends are sorted too.
-        let at = out.partition_point(|f| f.end <= candidate.start);
-        if out.get(at).is_some_and(|f| f.start < candidate.end) {
-            continue;
+        let before = accepted.range(..=candidate.start).next_back().is_some_and(|(_, f)| f.end > candidate.start);
+        let after = accepted.range(candidate.start..).next().is_some_and(|(_, f)| f.start < candidate.end);
+        if !before && !after {
+            accepted.insert(candidate.start, *candidate);
         }
-        out.insert(at, *candidate);
     }
+    out.extend(accepted.into_values());
 }
 
 #[inline]
@@ -815,5 +835,7 @@ mod tests {
         assert!(check_pattern("a*").is_err());
         assert!(check_pattern("(").is_err());
         assert!(check_pattern("a+").is_ok());
+        assert!(check_pattern(r"\bword\b").is_err());
+        assert!(check_pattern(r"(?-u:\b)[0-9]+(?-u:\b)").is_ok());
     }
 }

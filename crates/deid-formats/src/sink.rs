@@ -167,9 +167,9 @@ impl<W: Write> FindingSink<W> {
             "informationUri": "https://example.invalid/deid",
             "rules": rules,
         });
-        write!(
+        writeln!(
             self.out,
-            "{{\"$schema\":\"https://json.schemastore.org/sarif-2.1.0.json\",\"version\":\"2.1.0\",\"runs\":[{{\"tool\":{{\"driver\":{driver}}},\"results\":[\n"
+            "{{\"$schema\":\"https://json.schemastore.org/sarif-2.1.0.json\",\"version\":\"2.1.0\",\"runs\":[{{\"tool\":{{\"driver\":{driver}}},\"results\":["
         )
     }
 
