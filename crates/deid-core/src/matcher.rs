@@ -2,15 +2,17 @@
 //!
 //! # How a scan works
 //!
-//! 1. **Candidates, one pass.** Every pattern of every pattern rule is compiled into one
-//!    multi-pattern automaton (regex-automata's meta engine with `MatchKind::All`, which puts
-//!    literal prefilters in front of a lazy DFA). The text is cut into segments at blank
-//!    lines (at most [`MAX_SEGMENT`] bytes each); one overlapping search per segment tells
-//!    which patterns occur in it. Only those patterns are then run, each alone, over that
-//!    segment to get their spans and capture groups — so a pattern that does not occur
-//!    costs nothing beyond its share of the single automaton pass. Dictionary rules split
-//!    the text into words once ([`crate::words`]) and look each capitalised word up in one
-//!    hash map ([`crate::lexicon`]).
+//! 1. **Candidates, one pass per pattern family.** Patterns are split into two families —
+//!    ASCII-only patterns (numbers, codes, addresses of the Internet) and the rest (names,
+//!    places) — and each family is compiled into one leftmost-first multi-pattern automaton
+//!    (regex-automata's meta engine: literal prefilters in front of a lazy DFA). One pass of
+//!    each family's automaton over the text yields its *union matches*. The text is cut into
+//!    segments at blank lines (at most [`MAX_SEGMENT`] bytes); a family with no union match
+//!    in a segment costs nothing more there. Otherwise each of its patterns runs alone,
+//!    but only inside *windows*: the union matches widened by the pattern's longest possible
+//!    match (the whole segment for unbounded patterns). Dictionary rules split the text into
+//!    words once ([`crate::words`]) and look each capitalised word up in one hash map
+//!    ([`crate::lexicon`]).
 //! 2. **Confirmation, per candidate.** Validators (checksums, calendars, ranges) and context
 //!    (words near the candidate, found by one Aho-Corasick automaton over a small window)
 //!    set or veto each candidate's confidence. Candidates under the minimum confidence are
@@ -22,17 +24,32 @@
 //!    wins; then the longer span; then the rule that comes first in the pack; then the
 //!    earlier start. Findings come out sorted by start and never overlap.
 //!
+//! # Why the windows are exact
+//!
+//! The windowed search reports exactly what each pattern reports when run alone over the
+//! segment (the one-rule-at-a-time reference in the tests checks this). Let `q` be a
+//! pattern of a family and `[a, b)` a match of `q` alone. The family's leftmost-first
+//! iteration, resumed at or before `a`, finds a match starting at or before `a` (since `q`
+//! matches at `a`) and either it or a later one ends after `a`: every match of `q` overlaps
+//! some union match `U`. If `q` matches at most `L` bytes, `[a, b)` lies inside
+//! `[U.start - L, U.end + L]`. Merged, these windows hold every match of `q` whole, so no
+//! match of `q` crosses a window edge, and `q`'s own leftmost-first iteration, started at
+//! each window's start, finds the same next match as the iteration over the whole segment.
+//! Look-around (`^`, `(?-u:\b)`) sees the whole text, so cutting the search range changes
+//! nothing else.
+//!
+//! A pattern with a Unicode word boundary is refused at load: the lazy DFA cannot evaluate
+//! one on non-ASCII text, and would hand the whole family to a much slower engine.
+//!
 //! Because a segment boundary is a blank line, no finding spans a blank line, and none
-//! spans the cut of an over-long segment. The one-rule-at-a-time reference in the tests
-//! applies the same segmentation, and must report exactly the candidates the fast path
-//! reports.
+//! spans the cut of an over-long segment.
 
 use std::sync::Arc;
 
 use aho_corasick::AhoCorasick;
 use regex_automata::util::captures::Captures;
 use regex_automata::util::syntax;
-use regex_automata::{Input, MatchKind, PatternSet, meta};
+use regex_automata::{Input, meta};
 
 use crate::context::{ContextEffect, Side};
 use crate::error::{Error, ErrorKind};
@@ -47,6 +64,11 @@ pub const MAX_SEGMENT: usize = 64 * 1024;
 /// The confidence a finding needs, unless the caller sets another.
 pub const DEFAULT_MIN_CONFIDENCE: f32 = 0.5;
 
+/// The lazy DFA cache of a family's union automaton. PERF: a union of a hundred patterns
+/// needs many states; with the default 2 MiB the cache thrashes and the meta engine falls
+/// back to the PikeVM, 20-40x slower. The cache grows only as states are built.
+const UNION_CACHE_BYTES: usize = 64 << 20;
+
 /// How much lower a propagated finding's confidence is than the finding it came from.
 const PROPAGATION_DISCOUNT: f32 = 0.05;
 
@@ -59,9 +81,9 @@ pub struct Matcher {
 #[derive(Debug)]
 struct Inner {
     rules: RuleSet,
-    /// All patterns of all pattern rules, for the one-pass dispatch.
-    set: Option<meta::Regex>,
-    /// One entry per pattern of `set`, in the same order.
+    /// Pattern families, each with its union automaton.
+    families: Vec<Family>,
+    /// Every pattern of every pattern rule.
     patterns: Vec<CompiledPattern>,
     /// Indexes of dictionary rules.
     word_rules: Vec<usize>,
@@ -82,6 +104,15 @@ struct CompiledPattern {
     regex: meta::Regex,
     /// Capture group index of `value`, when the pattern names one.
     value_group: Option<usize>,
+    /// The longest match in bytes, when bounded.
+    max_len: Option<usize>,
+}
+
+/// Patterns searched together: the union automaton's pattern `i` is `members[i]`.
+#[derive(Debug)]
+struct Family {
+    union: meta::Regex,
+    members: Vec<usize>,
 }
 
 #[derive(Debug, Default)]
@@ -102,10 +133,11 @@ struct ContextEntry {
 /// Mutable per-thread state for [`Matcher::scan_into`]. Reuse it: creating one allocates.
 #[derive(Debug)]
 pub struct Scratch {
-    set_cache: Option<meta::Cache>,
+    family_caches: Vec<meta::Cache>,
     pattern_caches: Vec<meta::Cache>,
     captures: Vec<Captures>,
-    pattern_set: PatternSet,
+    union_matches: Vec<(usize, usize)>,
+    windows: Vec<(usize, usize)>,
     words: Vec<Word>,
     all_masks: Vec<u64>,
     any_masks: Vec<u64>,
@@ -141,8 +173,24 @@ fn syntax_config() -> syntax::Config {
     syntax::Config::new().utf8(false)
 }
 
+/// What compiling a pattern tells about it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PatternShape {
+    /// The longest match in bytes, when bounded.
+    pub(crate) max_len: Option<usize>,
+    /// Whether the pattern can only match ASCII bytes.
+    pub(crate) ascii: bool,
+}
+
 /// Checks that a pattern compiles alone and cannot match the empty string.
-pub(crate) fn check_pattern(pattern: &str) -> Result<(), String> {
+pub(crate) fn check_pattern(pattern: &str) -> Result<PatternShape, String> {
+    let shape = pattern_shape(pattern)?;
+    meta::Regex::builder().syntax(syntax_config()).build(pattern).map_err(|e| e.to_string())?;
+    Ok(shape)
+}
+
+/// Parses a pattern: its shape, or why it is refused.
+fn pattern_shape(pattern: &str) -> Result<PatternShape, String> {
     let hir = regex_syntax::ParserBuilder::new()
         .utf8(false)
         .build()
@@ -159,8 +207,21 @@ pub(crate) fn check_pattern(pattern: &str) -> Result<(), String> {
                     identifiers, or a class such as `[^\\p{L}]` / no boundary for names"
             .into());
     }
-    meta::Regex::builder().syntax(syntax_config()).build(pattern).map_err(|e| e.to_string())?;
-    Ok(())
+    Ok(PatternShape { max_len: hir.properties().maximum_len(), ascii: is_ascii(&hir) })
+}
+
+/// Whether every byte a pattern can match is ASCII.
+fn is_ascii(hir: &regex_syntax::hir::Hir) -> bool {
+    use regex_syntax::hir::{Class, HirKind};
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => true,
+        HirKind::Literal(literal) => literal.0.is_ascii(),
+        HirKind::Class(Class::Unicode(class)) => class.ranges().iter().all(|r| r.end().is_ascii()),
+        HirKind::Class(Class::Bytes(class)) => class.ranges().iter().all(|r| r.end().is_ascii()),
+        HirKind::Repetition(repetition) => is_ascii(&repetition.sub),
+        HirKind::Capture(capture) => is_ascii(&capture.sub),
+        HirKind::Concat(all) | HirKind::Alternation(all) => all.iter().all(is_ascii),
+    }
 }
 
 impl Matcher {
@@ -182,6 +243,8 @@ impl Matcher {
     pub fn with_options(rules: RuleSet, options: &MatchOptions) -> Result<Matcher, Error> {
         let build_error = |rule: Option<&str>, message: String| Error::new("rule set", rule, ErrorKind::Pattern(message));
         let mut patterns = Vec::new();
+        // Pattern indexes per family: (entity type, whether ASCII-only).
+        let mut family_members: std::collections::BTreeMap<(crate::EntityType, bool), Vec<usize>> = Default::default();
         let mut sources = Vec::new();
         let mut word_rules = Vec::new();
         let mut any_case = false;
@@ -190,12 +253,14 @@ impl Matcher {
             match &rule.kind {
                 RuleKind::Pattern { patterns: list } => {
                     for pattern in list.iter() {
+                        let shape = pattern_shape(pattern).map_err(|m| build_error(Some(rule.id()), m))?;
                         let regex = meta::Regex::builder()
                             .syntax(syntax_config())
                             .build(pattern)
                             .map_err(|e| build_error(Some(rule.id()), e.to_string()))?;
                         let value_group = regex.group_info().to_index(regex_automata::PatternID::ZERO, "value");
-                        patterns.push(CompiledPattern { rule: index, regex, value_group });
+                        family_members.entry((rule.entity, shape.ascii)).or_default().push(patterns.len());
+                        patterns.push(CompiledPattern { rule: index, regex, value_group, max_len: shape.max_len });
                         sources.push(pattern.as_str());
                     }
                 }
@@ -206,27 +271,21 @@ impl Matcher {
                 }
             }
         }
-        let set = if sources.is_empty() {
-            None
-        } else {
-            let config = meta::Config::new()
-                .match_kind(MatchKind::All)
-                .utf8_empty(false)
-                .hybrid_cache_capacity(16 << 20)
-                .nfa_size_limit(Some(256 << 20));
-            Some(
-                meta::Regex::builder()
-                    .configure(config)
-                    .syntax(syntax_config())
-                    .build_many(&sources)
-                    .map_err(|e| build_error(None, e.to_string()))?,
-            )
-        };
+        let mut families = Vec::new();
+        for members in family_members.into_values() {
+            let family_sources: Vec<&str> = members.iter().map(|&i| sources[i]).collect();
+            let union = meta::Regex::builder()
+                .configure(meta::Config::new().utf8_empty(false).hybrid_cache_capacity(UNION_CACHE_BYTES))
+                .syntax(syntax_config())
+                .build_many(&family_sources)
+                .map_err(|e| build_error(None, e.to_string()))?;
+            families.push(Family { union, members });
+        }
         let (context_words, contexts) = compile_contexts(&rules.rules).map_err(|m| build_error(None, m))?;
         Ok(Matcher {
             inner: Arc::new(Inner {
                 rules,
-                set,
+                families,
                 patterns,
                 word_rules,
                 any_case,
@@ -260,10 +319,11 @@ impl Matcher {
     pub fn scratch(&self) -> Scratch {
         let inner = &self.inner;
         Scratch {
-            set_cache: inner.set.as_ref().map(meta::Regex::create_cache),
+            family_caches: inner.families.iter().map(|f| f.union.create_cache()).collect(),
             pattern_caches: inner.patterns.iter().map(|p| p.regex.create_cache()).collect(),
             captures: inner.patterns.iter().map(|p| p.regex.create_captures()).collect(),
-            pattern_set: PatternSet::new(inner.patterns.len()),
+            union_matches: Vec::new(),
+            windows: Vec::new(),
             words: Vec::new(),
             all_masks: Vec::new(),
             any_masks: Vec::new(),
@@ -324,55 +384,87 @@ impl Matcher {
 
     fn pattern_candidates(&self, text: &[u8], scratch: &mut Scratch, dispatch: &mut Dispatch) {
         let inner = &*self.inner;
-        let Some(set) = &inner.set else { return };
-        for segment in segments(text) {
-            let input = Input::new(text).range(segment.clone());
-            scratch.pattern_set.clear();
-            match dispatch {
-                Dispatch::Automaton => {
-                    let cache = scratch.set_cache.as_mut().expect("a set has a cache");
-                    set.which_overlapping_matches_with(cache, &input, &mut scratch.pattern_set);
-                }
-                Dispatch::EachPattern => {
-                    for id in 0..inner.patterns.len() {
-                        let _ = scratch.pattern_set.try_insert(regex_automata::PatternID::new_unchecked(id));
-                    }
+        if inner.patterns.is_empty() {
+            return;
+        }
+        if let Dispatch::EachPattern = dispatch {
+            for segment in segments(text) {
+                for id in 0..inner.patterns.len() {
+                    self.search_pattern(text, scratch, id, segment.clone());
                 }
             }
-            if scratch.pattern_set.is_empty() {
+            return;
+        }
+        for (f, family) in inner.families.iter().enumerate() {
+            // PERF: one search over the whole text; restarting the union automaton at every
+            // segment costs far more than the segments save.
+            scratch.union_matches.clear();
+            let cache = &mut scratch.family_caches[f];
+            let mut input = Input::new(text);
+            while let Some(m) = family.union.search_with(cache, &input) {
+                scratch.union_matches.push((m.start(), m.end()));
+                input.set_start(m.end().max(m.start() + 1));
+                if input.start() > input.end() {
+                    break;
+                }
+            }
+            if scratch.union_matches.is_empty() {
                 continue;
             }
-            for id in scratch.pattern_set.iter() {
-                let pattern = &inner.patterns[id.as_usize()];
-                let cache = &mut scratch.pattern_caches[id.as_usize()];
-                let caps = &mut scratch.captures[id.as_usize()];
-                let mut input = input.clone();
-                loop {
-                    let (whole, span) = match pattern.value_group {
-                        Some(group) => {
-                            pattern.regex.search_captures_with(cache, &input, caps);
-                            let Some(whole) = caps.get_match() else { break };
-                            (whole.span(), caps.get_group(group))
-                        }
-                        None => match pattern.regex.search_with(cache, &input) {
-                            Some(m) => (m.span(), Some(m.span())),
-                            None => break,
-                        },
-                    };
-                    if let Some(span) = span.filter(|s| s.start < s.end) {
-                        scratch.stats[pattern.rule].candidates += 1;
-                        let rule = &inner.rules.rules[pattern.rule];
-                        if rule.validators.iter().all(|v| v.is_valid(&text[span.start..span.end])) {
-                            let confirmed = (&mut scratch.candidates, scratch.stats.as_mut_slice());
-                            self.push_confirmed(text, confirmed, pattern.rule, span.start, span.end, rule.confidence);
-                        }
-                    }
-                    // Patterns never match empty (checked at load), so this always advances.
-                    input.set_start(whole.end.max(whole.start + 1));
-                    if input.start() > input.end() {
-                        break;
+            let mut first = 0;
+            for segment in segments(text) {
+                // Union matches are ordered and disjoint: those overlapping this segment.
+                while first < scratch.union_matches.len() && scratch.union_matches[first].1 <= segment.start {
+                    first += 1;
+                }
+                let last = first + scratch.union_matches[first..].partition_point(|u| u.0 < segment.end);
+                if first == last {
+                    continue;
+                }
+                let union = std::mem::take(&mut scratch.union_matches);
+                for &id in &family.members {
+                    let max_len = inner.patterns[id].max_len;
+                    windows_into(&union[first..last], max_len, segment.clone(), &mut scratch.windows);
+                    for index in 0..scratch.windows.len() {
+                        let (start, end) = scratch.windows[index];
+                        self.search_pattern(text, scratch, id, start..end);
                     }
                 }
+                scratch.union_matches = union;
+            }
+        }
+    }
+
+    /// Runs pattern `id` alone over `range` and confirms its candidates.
+    fn search_pattern(&self, text: &[u8], scratch: &mut Scratch, id: usize, range: std::ops::Range<usize>) {
+        let pattern = &self.inner.patterns[id];
+        let rule = &self.inner.rules.rules[pattern.rule];
+        let cache = &mut scratch.pattern_caches[id];
+        let caps = &mut scratch.captures[id];
+        let mut input = Input::new(text).range(range);
+        loop {
+            let (whole, span) = match pattern.value_group {
+                Some(group) => {
+                    pattern.regex.search_captures_with(cache, &input, caps);
+                    let Some(whole) = caps.get_match() else { break };
+                    (whole.span(), caps.get_group(group))
+                }
+                None => match pattern.regex.search_with(cache, &input) {
+                    Some(m) => (m.span(), Some(m.span())),
+                    None => break,
+                },
+            };
+            if let Some(span) = span.filter(|s| s.start < s.end) {
+                scratch.stats[pattern.rule].candidates += 1;
+                if rule.validators.iter().all(|v| v.is_valid(&text[span.start..span.end])) {
+                    let confirmed = (&mut scratch.candidates, scratch.stats.as_mut_slice());
+                    self.push_confirmed(text, confirmed, pattern.rule, span.start, span.end, rule.confidence);
+                }
+            }
+            // Patterns never match empty (checked at load), so this always advances.
+            input.set_start(whole.end.max(whole.start + 1));
+            if input.start() > input.end() {
+                break;
             }
         }
     }
@@ -598,9 +690,26 @@ struct WordView<'a> {
     any: &'a [u64],
 }
 
+/// The windows a pattern of longest match `max_len` must search, given its family's union
+/// matches in `segment` (see "Why the windows are exact").
+fn windows_into(union: &[(usize, usize)], max_len: Option<usize>, segment: std::ops::Range<usize>, out: &mut Vec<(usize, usize)>) {
+    out.clear();
+    let Some(reach) = max_len else {
+        out.push((segment.start, segment.end));
+        return;
+    };
+    for &(start, end) in union {
+        let window = (start.saturating_sub(reach).max(segment.start), (end + reach).min(segment.end));
+        match out.last_mut() {
+            Some(last) if window.0 <= last.1 => last.1 = last.1.max(window.1),
+            _ => out.push(window),
+        }
+    }
+}
+
 /// How candidates are dispatched to patterns.
 enum Dispatch {
-    /// The one-pass automaton picks the patterns that occur in each segment.
+    /// The family automata pick the windows each pattern searches.
     Automaton,
     /// Every pattern runs over every segment (the reference).
     EachPattern,
@@ -820,6 +929,24 @@ mod tests {
             covered += range.len();
         }
         assert_eq!(covered, text.len());
+    }
+
+    #[test]
+    fn windows_widen_merge_and_clip() {
+        let mut out = Vec::new();
+        windows_into(&[(10, 12), (20, 22), (60, 61)], Some(5), 8..64, &mut out);
+        assert_eq!(out, [(8, 27), (55, 64)]);
+        windows_into(&[(10, 12)], None, 8..64, &mut out);
+        assert_eq!(out, [(8, 64)]);
+    }
+
+    #[test]
+    fn ascii_patterns_are_told_apart() {
+        assert!(check_pattern("[0-9]{3}-[0-9]{4}").unwrap().ascii);
+        assert!(!check_pattern(r"\p{Lu}[a-z]+").unwrap().ascii);
+        assert!(!check_pattern("[^0-9]x").unwrap().ascii);
+        assert_eq!(check_pattern("[0-9]{3}-[0-9]{2,4}").unwrap().max_len, Some(8));
+        assert_eq!(check_pattern("[0-9]+").unwrap().max_len, None);
     }
 
     #[test]

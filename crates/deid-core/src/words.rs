@@ -4,7 +4,9 @@
 //! or hyphen kept inside when letters stand on both sides, so `O'Brien`, `Smith-Jones`,
 //! `Zoë` and `Nguyễn` (composed or with combining marks) are single words. Character
 //! classes come from the standard library's Unicode tables; ASCII takes a byte fast path.
-//! Invalid UTF-8 bytes separate words and never panic; offsets are byte offsets.
+//! A possessive `'s` is not part of the word (`Smith's` gives `Smith`), as names are
+//! labelled without it. Invalid UTF-8 bytes separate words and never panic; offsets are
+//! byte offsets.
 
 /// A word: its byte span and the shape of its letters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,6 +97,18 @@ fn classify(c: char) -> Class {
     }
 }
 
+/// Pushes `word`, without a trailing possessive `'s` or `’s`.
+fn push_word(text: &[u8], mut word: Word, out: &mut Vec<Word>) {
+    let body = &text[word.start..word.end];
+    for suffix in [&b"'s"[..], "\u{2019}s".as_bytes()] {
+        if body.len() > suffix.len() + 1 && body.ends_with(suffix) {
+            word.end -= suffix.len();
+            break;
+        }
+    }
+    out.push(word);
+}
+
 /// The combining diacritical mark blocks (for decomposed text such as `Nguye\u{302}\u{303}n`).
 fn is_combining_mark(c: char) -> bool {
     matches!(c, '\u{0300}'..='\u{036F}' | '\u{1AB0}'..='\u{1AFF}' | '\u{1DC0}'..='\u{1DFF}' | '\u{20D0}'..='\u{20FF}' | '\u{FE20}'..='\u{FE2F}')
@@ -121,7 +135,7 @@ pub(crate) fn words_into(text: &[u8], out: &mut Vec<Word>) {
                 if class == Class::Joiner && current.is_some() && !pending_joiner {
                     pending_joiner = true;
                 } else if let Some(word) = current.take() {
-                    out.push(word);
+                    push_word(text, word, out);
                     pending_joiner = false;
                 }
             }
@@ -140,7 +154,7 @@ pub(crate) fn words_into(text: &[u8], out: &mut Vec<Word>) {
                     Some(word) => {
                         if pending_joiner && class == Class::Digit {
                             // `A-1` is two tokens, `Smith-Jones` one.
-                            out.push(*word);
+                            push_word(text, *word, out);
                             let mut shape = Shape::default();
                             shape_of(&mut shape, true);
                             *word = Word { start: at, end: at + len, shape };
@@ -161,7 +175,7 @@ pub(crate) fn words_into(text: &[u8], out: &mut Vec<Word>) {
         at += len;
     }
     if let Some(word) = current {
-        out.push(word);
+        push_word(text, word, out);
     }
 }
 
@@ -179,7 +193,7 @@ mod tests {
     fn names_with_marks_apostrophes_and_hyphens_are_one_word() {
         assert_eq!(words("José Zoë O'Brien Smith-Jones"), ["José", "Zoë", "O'Brien", "Smith-Jones"]);
         assert_eq!(words("Nguyễn, Nguye\u{302}\u{303}n."), ["Nguyễn", "Nguye\u{302}\u{303}n"]);
-        assert_eq!(words("O’Neil's"), ["O’Neil's"]);
+        assert_eq!(words("O’Neil's Smith’s it's"), ["O’Neil", "Smith", "it"]);
     }
 
     #[test]

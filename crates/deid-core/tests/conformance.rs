@@ -14,6 +14,8 @@
 //! Tests depend on the bundled pack only for very stable facts (an SSN is found as `SSN`);
 //! anything precise uses the small packs below.
 
+use std::sync::OnceLock;
+
 use deid_core::{Finding, MatchOptions, Matcher, RuleSet, RuleSetBuilder};
 
 /// A small pack whose patterns overlap on purpose: SSN vs its tail vs digit runs, phones vs
@@ -131,23 +133,40 @@ examples = [{ text = "Maria Lopez came", match = "Maria Lopez" }]
 "#;
 
 fn bundled() -> RuleSet {
-    RuleSetBuilder::new().bundled().build().expect("the bundled pack loads")
+    static RULES: OnceLock<RuleSet> = OnceLock::new();
+    RULES.get_or_init(|| RuleSetBuilder::new().bundled().build().expect("the bundled pack loads")).clone()
 }
 
 fn overlap_pack() -> RuleSet {
     RuleSetBuilder::new().toml("overlap-test.toml", OVERLAP_PACK).build().expect("the overlap pack loads")
 }
 
-/// The matchers every conformance check runs: the bundled pack and the overlap pack, each
-/// at the default minimum confidence and at zero (so low-confidence candidates count too).
-fn matchers() -> Vec<(&'static str, Matcher)> {
-    let zero = MatchOptions { min_confidence: 0.0 };
-    vec![
-        ("bundled", Matcher::new(bundled()).unwrap()),
-        ("bundled@0", Matcher::with_options(bundled(), &zero).unwrap()),
-        ("overlap", Matcher::new(overlap_pack()).unwrap()),
-        ("overlap@0", Matcher::with_options(overlap_pack(), &zero).unwrap()),
-    ]
+/// The bundled pack and the overlap pack, compiled once for the whole binary: `bundled` at
+/// the default minimum confidence, `bundled@0` and `overlap@0` at zero.
+fn shared() -> &'static [(&'static str, Matcher)] {
+    static MATCHERS: OnceLock<Vec<(&'static str, Matcher)>> = OnceLock::new();
+    MATCHERS.get_or_init(|| {
+        let zero = MatchOptions { min_confidence: 0.0 };
+        vec![
+            ("bundled", Matcher::new(bundled()).unwrap()),
+            ("bundled@0", Matcher::with_options(bundled(), &zero).unwrap()),
+            ("overlap@0", Matcher::with_options(overlap_pack(), &zero).unwrap()),
+        ]
+    })
+}
+
+/// The matchers the fast path is checked against the reference with. At a minimum
+/// confidence of zero every confirmed candidate is kept; any other minimum drops the same
+/// candidates from both paths (the same filter runs after either dispatch), so agreement at
+/// zero implies agreement at every minimum.
+fn agreement_matchers() -> impl Iterator<Item = &'static (&'static str, Matcher)> {
+    shared().iter().filter(|(label, _)| label.ends_with("@0"))
+}
+
+/// The matchers whose scan output is checked: the bundled pack as users run it, and the
+/// overlap pack at zero, where candidates overlap the most.
+fn scan_matchers() -> impl Iterator<Item = &'static (&'static str, Matcher)> {
+    shared().iter().filter(|(label, _)| *label != "bundled@0")
 }
 
 fn sorted(mut findings: Vec<Finding>) -> Vec<Finding> {
@@ -234,7 +253,10 @@ mod texts {
     fn word() -> BoxedStrategy<Vec<u8>> {
         prop::sample::select(vec![
             "the", "patient", "Patient", "MRN", "mrn", "record no", "SSN", "ZIP", "zip", "mg", "mL", "ID", "id:", "call",
-            "seen", "on", "at", "phone", "name:", "Record", "clinic", "Cleveland",
+            "seen", "on", "at", "phone", "name:", "Record", "clinic", "Cleveland", "Patient:", "DOB:", "Attending:", "cc:",
+            "March 21, 1940", "Mar. 27, 2020", "17 March 2020", "@ 9:57 am", "92 yo", "age 91", "Chicago, IL 60601",
+            "Cook County", "123 Main St.", "P.O. Box 12", "Apt 4B", "Medicare", "Subscriber ID:", "Claim #", "NPI",
+            "192.168.0.1", "https://example.org/p?id=1", "fax", "Fax:", "Ward", "Regional Medical Center",
         ])
         .prop_map(s)
         .boxed()
@@ -281,10 +303,11 @@ mod texts {
     }
 
     /// A text of fragments; `valid_utf8` leaves out invalid byte sequences. One text in
-    /// four also holds a long line somewhere.
+    /// ten also holds a long line somewhere (the cut of over-long segments has its own
+    /// deterministic test).
     pub fn text(valid_utf8: bool) -> impl Strategy<Value = Vec<u8>> {
         let parts = prop::collection::vec(fragment(valid_utf8), 0..40);
-        let long = prop::option::weighted(0.25, (long_line(), any::<prop::sample::Index>()));
+        let long = prop::option::weighted(0.1, (long_line(), any::<prop::sample::Index>()));
         (parts, long).prop_map(|(mut parts, long)| {
             if let Some((line, at)) = long {
                 let at = at.index(parts.len() + 1);
@@ -298,19 +321,13 @@ mod texts {
 mod agreement {
     use super::*;
     use proptest::prelude::*;
-    use std::sync::OnceLock;
-
-    fn shared() -> &'static [(&'static str, Matcher)] {
-        static MATCHERS: OnceLock<Vec<(&'static str, Matcher)>> = OnceLock::new();
-        MATCHERS.get_or_init(matchers)
-    }
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
         #[test]
         fn fast_path_equals_reference_on_generated_text(text in texts::text(false)) {
-            for (label, matcher) in shared() {
+            for (label, matcher) in agreement_matchers() {
                 let (fast, reference) = both_candidates(matcher, &text);
                 prop_assert!(fast == reference, "{label}: {}", disagreement(matcher, &text, &fast, &reference));
             }
@@ -322,8 +339,8 @@ mod agreement {
         // Identifiers right at, across and after the cut of an over-long segment, with and
         // without a space or line break to cut at.
         let mut texts = Vec::new();
-        for filler in [&b"a"[..], b"ab ", b"x\n", "é".as_bytes()] {
-            for shift in [0usize, 3, 5, 11, 20] {
+        for filler in [&b"ab "[..], b"x\n", "é".as_bytes()] {
+            for shift in [0usize, 5, 11] {
                 let mut text: Vec<u8> = filler.iter().copied().cycle().take(deid_core::MAX_SEGMENT - shift).collect();
                 text.extend_from_slice(" 536-90-4399 (312) 555-0142 Dr. Żukowski 2016-04-23\n\nMRN 815406 ".as_bytes());
                 text.extend(filler.iter().copied().cycle().take(deid_core::MAX_SEGMENT + 7));
@@ -331,7 +348,7 @@ mod agreement {
                 texts.push(text);
             }
         }
-        for (label, matcher) in shared() {
+        for (label, matcher) in agreement_matchers() {
             for text in &texts {
                 let (fast, reference) = both_candidates(matcher, text);
                 assert!(fast == reference, "{label}: {}", disagreement(matcher, text, &fast, &reference));
@@ -343,7 +360,7 @@ mod agreement {
     fn fast_path_finds_something_in_the_fixed_texts() {
         // Guards the agreement tests against agreeing on nothing.
         let text = "Dr. Angie Żukowski, MRN 815406, SSN 536-90-4399, call (312) 555-0142 on 2016-04-23.";
-        for (label, matcher) in shared() {
+        for (label, matcher) in agreement_matchers() {
             let (fast, _) = both_candidates(matcher, text.as_bytes());
             assert!(fast.len() >= 3, "{label}: only {} candidates", fast.len());
         }
@@ -368,7 +385,7 @@ mod agreement {
                 .filter_map(|(_, value)| value.as_str())
                 .collect();
             for text in texts {
-                for (label, matcher) in shared() {
+                for (label, matcher) in agreement_matchers() {
                     let (fast, reference) = both_candidates(matcher, text.as_bytes());
                     let id = record.get("id").and_then(|v| v.as_str()).unwrap_or("?");
                     assert!(fast == reference, "{label}, document {id}: {}", disagreement(matcher, text.as_bytes(), &fast, &reference));
@@ -397,7 +414,7 @@ mod bundled {
 
     #[test]
     fn bundled_pack_finds_an_ssn() {
-        let matcher = Matcher::new(bundled()).unwrap();
+        let (_, matcher) = &shared()[0];
         let text = b"Patient SSN 536-90-4399 on file.";
         let found = matcher.scan(text);
         assert!(found.iter().any(|f| f.entity == deid_core::EntityType::Ssn && f.value(text) == b"536-90-4399"), "{found:?}");
@@ -414,12 +431,6 @@ mod bundled {
 mod invariants {
     use super::*;
     use proptest::prelude::*;
-    use std::sync::OnceLock;
-
-    fn shared() -> &'static [(&'static str, Matcher)] {
-        static MATCHERS: OnceLock<Vec<(&'static str, Matcher)>> = OnceLock::new();
-        MATCHERS.get_or_init(matchers)
-    }
 
     fn check(text: &[u8], findings: &[Finding]) -> Result<(), String> {
         for f in findings {
@@ -454,7 +465,7 @@ mod invariants {
         #[test]
         fn scan_output_is_sorted_disjoint_and_on_char_boundaries(text in texts::text(true)) {
             prop_assert!(std::str::from_utf8(&text).is_ok());
-            for (label, matcher) in shared() {
+            for (label, matcher) in scan_matchers() {
                 let found = matcher.scan(&text);
                 if let Err(message) = check(&text, &found) {
                     prop_assert!(false, "{label}: {message}");
@@ -464,7 +475,7 @@ mod invariants {
 
         #[test]
         fn scan_output_is_sorted_disjoint_and_in_bounds_on_any_bytes(text in texts::text(false)) {
-            for (label, matcher) in shared() {
+            for (label, matcher) in scan_matchers() {
                 let found = matcher.scan(&text);
                 if let Err(message) = check(&text, &found) {
                     prop_assert!(false, "{label}: {message}");
@@ -502,11 +513,10 @@ mod packs {
 
     /// The bundled rule that reports the stable example SSN (its id is the pack's business).
     fn bundled_ssn_rule() -> (usize, String) {
-        let rules = bundled();
-        let matcher = Matcher::new(rules.clone()).unwrap();
+        let (_, matcher) = &shared()[0];
         let text = b"SSN 536-90-4399.";
         let finding = matcher.scan(text).into_iter().find(|f| f.entity == EntityType::Ssn).expect("the bundled pack finds an SSN");
-        (finding.rule, rules.rules()[finding.rule].id().to_owned())
+        (finding.rule, matcher.rule(finding.rule).id().to_owned())
     }
 
     #[test]
@@ -746,7 +756,7 @@ mod masking {
 
     #[test]
     fn findings_debug_holds_no_matched_text() {
-        for (label, matcher) in matchers() {
+        for (label, matcher) in shared() {
             let found = matcher.scan(TEXT.as_bytes());
             assert!(!found.is_empty(), "{label}");
             assert_clean(label, &format!("{found:?}"));
@@ -760,7 +770,7 @@ mod masking {
 
     #[test]
     fn masked_values_print_their_length_only() {
-        let matcher = Matcher::new(bundled()).unwrap();
+        let (_, matcher) = &shared()[0];
         let found = matcher.scan(TEXT.as_bytes());
         let values: Vec<Masked<&[u8]>> = found.iter().map(|f| Masked(f.value(TEXT.as_bytes()))).collect();
         assert_clean("Masked", &format!("{values:?}"));
@@ -771,7 +781,7 @@ mod masking {
 
     #[test]
     fn the_matcher_debug_holds_no_scanned_text() {
-        for (label, matcher) in matchers() {
+        for (label, matcher) in shared() {
             let _ = matcher.scan(TEXT.as_bytes());
             // Rule examples may appear; scanned bytes must not.
             let debug = format!("{matcher:?}");
@@ -784,7 +794,7 @@ mod masking {
     #[ignore = "bug: Scratch derives Debug and keeps `key`, the last dictionary word looked up \
                 (lower-cased scanned text), so `{scratch:?}` after a scan prints a name"]
     fn scratch_debug_holds_no_scanned_text_after_a_scan() {
-        for (label, matcher) in matchers() {
+        for (label, matcher) in shared() {
             let mut scratch = matcher.scratch();
             let mut out = Vec::new();
             matcher.scan_into(TEXT.as_bytes(), &mut scratch, &mut out);
