@@ -93,6 +93,9 @@ struct Inner {
     context_words: Option<AhoCorasick>,
     /// Context entries per rule, by rule index.
     contexts: Vec<RuleContext>,
+    /// The longest context word in bytes: a word counts when its near edge is in the
+    /// window, so the search reaches this much further.
+    longest_context_word: usize,
     /// Dictionary bits that block propagation (the `exclude` lists of word rules).
     propagation_guard: u64,
     min_confidence: f32,
@@ -282,6 +285,8 @@ impl Matcher {
             families.push(Family { union, members });
         }
         let (context_words, contexts) = compile_contexts(&rules.rules).map_err(|m| build_error(None, m))?;
+        let longest_context_word =
+            rules.rules.iter().flat_map(|r| r.context.iter()).flat_map(|c| c.words.iter()).map(String::len).max().unwrap_or(0);
         Ok(Matcher {
             inner: Arc::new(Inner {
                 rules,
@@ -291,6 +296,7 @@ impl Matcher {
                 any_case,
                 context_words,
                 contexts,
+                longest_context_word,
                 propagation_guard,
                 min_confidence: options.min_confidence,
             }),
@@ -601,8 +607,9 @@ impl Matcher {
             return Some(base);
         }
         let automaton = self.inner.context_words.as_ref()?;
-        let low = start.saturating_sub(context.max_window);
-        let high = (end + context.max_window).min(text.len());
+        let reach = context.max_window + self.inner.longest_context_word;
+        let low = start.saturating_sub(reach);
+        let high = (end + reach).min(text.len());
         let mut present = 0u64;
         let input = aho_corasick::Input::new(text).range(low..high);
         for hit in automaton.find_overlapping_iter(input) {

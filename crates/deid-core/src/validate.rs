@@ -175,6 +175,10 @@ impl Buf {
     }
 }
 
+/// What may separate digit groups of card numbers, NPIs and IMEIs: a space or dash, or the
+/// line break of hard-wrapped text.
+const GROUP_SEPARATORS: &[u8] = b" -\t\n\r";
+
 /// The bytes `keep` maps, skipping `separators`; `None` on any other byte or past 32 kept.
 fn collect(candidate: &[u8], separators: &[u8], keep: impl Fn(u8) -> Option<u8>) -> Option<Buf> {
     let mut buf = Buf {
@@ -233,7 +237,7 @@ fn luhn_sum(digits: &[u8]) -> u32 {
 }
 
 fn luhn(candidate: &[u8]) -> bool {
-    let Some(d) = digits(candidate, b" -") else {
+    let Some(d) = digits(candidate, GROUP_SEPARATORS) else {
         return false;
     };
     let d = d.as_slice();
@@ -241,7 +245,7 @@ fn luhn(candidate: &[u8]) -> bool {
 }
 
 fn npi(candidate: &[u8]) -> bool {
-    let Some(d) = digits(candidate, b" -") else {
+    let Some(d) = digits(candidate, GROUP_SEPARATORS) else {
         return false;
     };
     let d = d.as_slice();
@@ -367,7 +371,7 @@ fn iban(candidate: &[u8]) -> bool {
     }
     let country = [c1.to_ascii_uppercase(), c2.to_ascii_uppercase()];
     // Mod-97 is case-blind, and lower-case IBANs do occur in free text.
-    let Some(rest) = collect(rest, b" -.", |b| {
+    let Some(rest) = collect(rest, b" -.\t\n\r", |b| {
         b.is_ascii_alphanumeric().then(|| b.to_ascii_uppercase())
     }) else {
         return false;
@@ -398,7 +402,7 @@ fn iban(candidate: &[u8]) -> bool {
 }
 
 fn aba(candidate: &[u8]) -> bool {
-    let Some(d) = digits(candidate, b" -") else {
+    let Some(d) = digits(candidate, GROUP_SEPARATORS) else {
         return false;
     };
     let &[d1, d2, d3, d4, d5, d6, d7, d8, d9] = d.as_slice() else {
@@ -773,7 +777,7 @@ fn zip(candidate: &[u8]) -> bool {
 }
 
 fn imei(candidate: &[u8]) -> bool {
-    let Some(d) = digits(candidate, b" -") else {
+    let Some(d) = digits(candidate, GROUP_SEPARATORS) else {
         return false;
     };
     let d = d.as_slice();
