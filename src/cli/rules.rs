@@ -1,5 +1,6 @@
 //! `deid rules`: check, list and benchmark rule packs.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -47,6 +48,7 @@ pub(super) fn run(command: RulesCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn check(args: &RuleArgs) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
     let builder = args.builder();
     let rules = builder.rule_set().context("cannot load the rules")?;
     let report = deid::check_rules(&rules, &builder.match_options());
@@ -55,7 +57,7 @@ fn check(args: &RuleArgs) -> anyhow::Result<ExitCode> {
     }
     let packs: Vec<String> = rules.packs().iter().map(|p| p.name.clone()).collect();
     if report.failures.is_empty() {
-        println!("ok: {} rules, {} examples in {} pack(s) ({})", report.rules, report.examples, packs.len(), packs.join(", "));
+        writeln!(out, "ok: {} rules, {} examples in {} pack(s) ({})", report.rules, report.examples, packs.len(), packs.join(", "))?;
         Ok(ExitCode::SUCCESS)
     } else {
         eprintln!("{} failure(s) in {} rules", report.failures.len(), report.rules);
@@ -64,6 +66,7 @@ fn check(args: &RuleArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn list(args: &RuleArgs, entity: Option<deid::EntityType>) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
     let rules = args.builder().rule_set().context("cannot load the rules")?;
     for &kind in deid::EntityType::ALL {
         if entity.is_some_and(|e| e != kind) {
@@ -73,13 +76,13 @@ fn list(args: &RuleArgs, entity: Option<deid::EntityType>) -> anyhow::Result<Exi
         if of_kind.is_empty() {
             continue;
         }
-        println!("{kind}");
+        writeln!(out, "{kind}")?;
         for rule in of_kind {
             let how = if rule.is_dictionary_rule() { "dictionary".to_owned() } else { format!("{} pattern(s)", rule.patterns().len()) };
             let validators: Vec<&str> = rule.validators().iter().map(|v| v.name()).collect();
             let checks = if validators.is_empty() { String::new() } else { format!(", checks {}", validators.join("+")) };
             let context = if rule.context().is_empty() { String::new() } else { format!(", {} context", rule.context().len()) };
-            println!("  {:<28} {:.2}  {how}{checks}{context} — {}", rule.id(), rule.confidence(), rule.name());
+            writeln!(out, "  {:<28} {:.2}  {how}{checks}{context} — {}", rule.id(), rule.confidence(), rule.name())?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -139,6 +142,7 @@ fn median_scan(matcher: &Matcher, texts: &[Vec<u8>], repeat: usize) -> (Duration
 }
 
 fn bench(args: &RuleArgs, corpus: &[std::path::PathBuf], repeat: usize) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
     let builder = args.builder();
     let rules: RuleSet = builder.rule_set().context("cannot load the rules")?;
     let options = builder.match_options();
@@ -148,13 +152,13 @@ fn bench(args: &RuleArgs, corpus: &[std::path::PathBuf], repeat: usize) -> anyho
     let matcher = Matcher::with_options(rules.clone(), &options)?;
     let (all_time, stats) = median_scan(&matcher, &texts, repeat);
     let mb = bytes as f64 / 1e6;
-    println!(
+    writeln!(out, 
         "corpus: {} text(s), {mb:.1} MB; all {} rules together: {:.1} ms, {:.1} MB/s (median of {repeat}, one thread)\n",
         texts.len(),
         rules.rules().len(),
         all_time.as_secs_f64() * 1e3,
         mb / all_time.as_secs_f64()
-    );
+    )?;
     let mut rows = Vec::new();
     for (index, rule) in rules.rules().iter().enumerate() {
         let alone = Matcher::with_options(rules.only(index), &options)?;
@@ -163,16 +167,16 @@ fn bench(args: &RuleArgs, corpus: &[std::path::PathBuf], repeat: usize) -> anyho
     }
     let sum: f64 = rows.iter().map(|r| r.1.as_secs_f64()).sum();
     rows.sort_by_key(|row| std::cmp::Reverse(row.1));
-    println!("{:<30} {:>7} {:>10} {:>10} {:>11} {:>10}", "RULE", "SHARE", "ALONE ms", "ALONE MB/s", "CANDIDATES", "CONFIRMED");
+    writeln!(out, "{:<30} {:>7} {:>10} {:>10} {:>11} {:>10}", "RULE", "SHARE", "ALONE ms", "ALONE MB/s", "CANDIDATES", "CONFIRMED")?;
     for (id, time, candidates, confirmed) in rows {
         let secs = time.as_secs_f64();
-        println!(
+        writeln!(out, 
             "{id:<30} {:>6.1}% {:>10.1} {:>10.1} {candidates:>11} {confirmed:>10}",
             100.0 * secs / sum,
             secs * 1e3,
             mb / secs
-        );
+        )?;
     }
-    println!("\nSHARE: the rule's time scanning alone over the sum of all rules alone. Together, rules share one automaton pass.");
+    writeln!(out, "\nSHARE: the rule's time scanning alone over the sum of all rules alone. Together, rules share one automaton pass per family.")?;
     Ok(ExitCode::SUCCESS)
 }
