@@ -22,8 +22,8 @@ use std::path::Path;
 use std::sync::Mutex;
 
 pub use deid_core::{
-    CheckReport, DEFAULT_MIN_CONFIDENCE, EntityType, Error, ErrorKind, Finding, MatchOptions, Masked, Matcher, Rule,
-    RuleSet, RuleSetBuilder, RuleStats, Scratch, check_rules,
+    CheckReport, DEFAULT_MIN_CONFIDENCE, EntityType, Error, ErrorKind, Finding, Masked,
+    MatchOptions, Matcher, Rule, RuleSet, RuleSetBuilder, RuleStats, Scratch, check_rules,
 };
 pub use deid_transform::{Tag, Transform};
 
@@ -47,7 +47,11 @@ enum PackSource {
 
 impl Default for EngineBuilder {
     fn default() -> EngineBuilder {
-        EngineBuilder { bundled: true, packs: Vec::new(), min_confidence: DEFAULT_MIN_CONFIDENCE }
+        EngineBuilder {
+            bundled: true,
+            packs: Vec::new(),
+            min_confidence: DEFAULT_MIN_CONFIDENCE,
+        }
     }
 }
 
@@ -66,7 +70,10 @@ impl EngineBuilder {
 
     /// Layers a pack given as TOML text; `origin` names it in errors.
     pub fn pack_toml(mut self, origin: &str, text: &str) -> EngineBuilder {
-        self.packs.push(PackSource::Toml { origin: origin.to_owned(), text: text.to_owned() });
+        self.packs.push(PackSource::Toml {
+            origin: origin.to_owned(),
+            text: text.to_owned(),
+        });
         self
     }
 
@@ -97,7 +104,9 @@ impl EngineBuilder {
 
     /// The matcher options this builder sets.
     pub fn match_options(&self) -> MatchOptions {
-        MatchOptions { min_confidence: self.min_confidence }
+        MatchOptions {
+            min_confidence: self.min_confidence,
+        }
     }
 
     /// Loads and compiles the packs.
@@ -137,7 +146,10 @@ impl Engine {
 
     /// An engine over an already compiled matcher.
     pub fn from_matcher(matcher: Matcher) -> Engine {
-        Engine { matcher, pool: Mutex::new(Vec::new()) }
+        Engine {
+            matcher,
+            pool: Mutex::new(Vec::new()),
+        }
     }
 
     /// The compiled matcher.
@@ -184,7 +196,8 @@ impl Engine {
         self.redact_bytes_into(text.as_bytes(), &Tag, &mut out);
         // Replacements are UTF-8 and findings split only at character boundaries of valid
         // UTF-8 input, so this holds; fall back to a lossy copy rather than panic.
-        String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 
     /// Appends `text` to `out` with every finding replaced by `transform`.

@@ -27,7 +27,13 @@ pub struct TextStream<'e> {
 
 impl<'e> TextStream<'e> {
     pub(crate) fn new(engine: &'e Engine) -> TextStream<'e> {
-        TextStream { engine, scratch: engine.scratch(), buffer: Vec::new(), offset: 0, findings: Vec::new() }
+        TextStream {
+            engine,
+            scratch: engine.scratch(),
+            buffer: Vec::new(),
+            offset: 0,
+            findings: Vec::new(),
+        }
     }
 
     /// Adds bytes; calls `emit` for the findings of every unit completed so far.
@@ -37,7 +43,9 @@ impl<'e> TextStream<'e> {
             return;
         }
         // Everything before the last segment is complete: its last blank line has arrived.
-        let last_start = deid_core::segments(&self.buffer).last().map_or(0, |r| r.start);
+        let last_start = deid_core::segments(&self.buffer)
+            .last()
+            .map_or(0, |r| r.start);
         if last_start > 0 {
             self.scan_prefix(last_start, emit);
         }
@@ -50,7 +58,8 @@ impl<'e> TextStream<'e> {
     }
 
     fn scan_prefix(&mut self, len: usize, emit: &mut dyn FnMut(Finding)) {
-        self.engine.scan_bytes_into(&self.buffer[..len], &mut self.scratch, &mut self.findings);
+        self.engine
+            .scan_bytes_into(&self.buffer[..len], &mut self.scratch, &mut self.findings);
         for mut finding in self.findings.drain(..) {
             finding.start += self.offset;
             finding.end += self.offset;

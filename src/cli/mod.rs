@@ -20,7 +20,9 @@ use deid::EngineBuilder;
 /// or runtime error.
 #[derive(Debug, Parser)]
 #[command(name = "deid", version, propagate_version = true, max_term_width = 100)]
-#[command(after_help = "Examples:\n  deid scan notes.jsonl\n  deid scan --format jsonl notes/ > findings.jsonl\n  deid redact notes.jsonl -o clean.jsonl\n  deid rules check --rules my-pack.toml")]
+#[command(
+    after_help = "Examples:\n  deid scan notes.jsonl\n  deid scan --format jsonl notes/ > findings.jsonl\n  deid redact notes.jsonl -o clean.jsonl\n  deid rules check --rules my-pack.toml"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -152,11 +154,13 @@ struct RedactArgs {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Scan(args) => {
-            let format = args.format.unwrap_or(if std::io::stdout().is_terminal() && args.output.is_none() {
-                OutputFormat::Summary
-            } else {
-                OutputFormat::Jsonl
-            });
+            let format = args.format.unwrap_or(
+                if std::io::stdout().is_terminal() && args.output.is_none() {
+                    OutputFormat::Summary
+                } else {
+                    OutputFormat::Jsonl
+                },
+            );
             pipeline::scan(&args, format)
         }
         Command::Redact(args) => pipeline::redact(&args),

@@ -19,7 +19,9 @@ use deid::{Engine, EntityType, Finding, Tag};
 use deid_formats::input::{self, Content, Format, Source};
 use deid_formats::jsonl::{self, FieldSelection};
 use deid_formats::output::AtomicFile;
-use deid_formats::sink::{FindingRecord, FindingSink, RuleDescription, SinkFormat, round_confidence};
+use deid_formats::sink::{
+    FindingRecord, FindingSink, RuleDescription, SinkFormat, round_confidence,
+};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
@@ -87,14 +89,25 @@ struct Totals {
     by_type: BTreeMap<EntityType, u64>,
 }
 
-pub(super) fn scan(args: &ScanArgs, format: OutputFormat) -> anyhow::Result<std::process::ExitCode> {
-    let engine = args.rules.builder().build().context("cannot load the rules")?;
+pub(super) fn scan(
+    args: &ScanArgs,
+    format: OutputFormat,
+) -> anyhow::Result<std::process::ExitCode> {
+    let engine = args
+        .rules
+        .builder()
+        .build()
+        .context("cannot load the rules")?;
     let rules = engine
         .matcher()
         .rules()
         .rules()
         .iter()
-        .map(|r| RuleDescription { id: r.id().to_owned(), name: r.name().to_owned(), entity: r.entity() })
+        .map(|r| RuleDescription {
+            id: r.id().to_owned(),
+            name: r.name().to_owned(),
+            entity: r.entity(),
+        })
         .collect();
     let sink_format = match format {
         OutputFormat::Jsonl => SinkFormat::Jsonl,
@@ -103,24 +116,39 @@ pub(super) fn scan(args: &ScanArgs, format: OutputFormat) -> anyhow::Result<std:
         OutputFormat::Summary => SinkFormat::Summary,
     };
     let writer = match &args.output {
-        Some(path) if path.as_os_str() != "-" => ScanOutput::File(
-            AtomicFile::create(path).with_context(|| format!("{}: cannot create output", path.display()))?,
-        ),
+        Some(path) if path.as_os_str() != "-" => ScanOutput::File({
+            refuse_overwrite(path, &args.input.inputs)?;
+            AtomicFile::create(path)
+                .with_context(|| format!("{}: cannot create output", path.display()))?
+        }),
         _ => ScanOutput::Stdout(io::BufWriter::with_capacity(1 << 16, io::stdout().lock())),
     };
     let mut sink = FindingSink::new(sink_format, writer, rules);
     let mut outputs = Outputs::None;
-    let totals = run(&engine, &args.input, Mode::Scan { show_values: args.show_values }, &mut sink, &mut outputs)?;
+    let totals = run(
+        &engine,
+        &args.input,
+        Mode::Scan {
+            show_values: args.show_values,
+        },
+        &mut sink,
+        &mut outputs,
+    )?;
     if let ScanOutput::File(file) = sink.finish()? {
         let target = file.target().to_owned();
-        file.commit().with_context(|| format!("{}: cannot write the findings", target.display()))?;
+        file.commit()
+            .with_context(|| format!("{}: cannot write the findings", target.display()))?;
     }
     report(&args.input, &totals, "scanned");
     Ok(exit_code(&totals, totals.findings > 0))
 }
 
 pub(super) fn redact(args: &RedactArgs) -> anyhow::Result<std::process::ExitCode> {
-    let engine = args.rules.builder().build().context("cannot load the rules")?;
+    let engine = args
+        .rules
+        .builder()
+        .build()
+        .context("cannot load the rules")?;
     let mut outputs = Outputs::plan(&args.input.inputs, args.output.as_deref())?;
     let mut sink = FindingSink::new(SinkFormat::Summary, io::sink(), Vec::new());
     let totals = run(&engine, &args.input, Mode::Redact, &mut sink, &mut outputs)?;
@@ -169,7 +197,11 @@ fn report(args: &InputArgs, totals: &Totals, verb: &str) {
         totals.findings
     );
     if !totals.by_type.is_empty() {
-        let counts: Vec<String> = totals.by_type.iter().map(|(t, n)| format!("{t} {n}")).collect();
+        let counts: Vec<String> = totals
+            .by_type
+            .iter()
+            .map(|(t, n)| format!("{t} {n}"))
+            .collect();
         line.push_str(&format!(" ({})", counts.join(", ")));
     }
     if totals.errors > 0 {
@@ -207,7 +239,10 @@ impl Outputs {
                 if stdin_only || output.is_some() {
                     Ok(Outputs::Stdout)
                 } else {
-                    bail!("redact needs -o/--output (a file, a directory, or `-` for stdout)\nhint: deid redact {} -o OUT", inputs[0].display())
+                    bail!(
+                        "redact needs -o/--output (a file, a directory, or `-` for stdout)\nhint: deid redact {} -o OUT",
+                        inputs[0].display()
+                    )
                 }
             }
             Some(out) if single_file => {
@@ -220,12 +255,20 @@ impl Outputs {
             }
             Some(out) => {
                 if inputs.iter().any(|p| p.as_os_str() == "-") {
-                    bail!("stdin (`-`) cannot be mixed with other inputs when writing to a directory");
+                    bail!(
+                        "stdin (`-`) cannot be mixed with other inputs when writing to a directory"
+                    );
                 }
                 if out.exists() && !out.is_dir() {
-                    bail!("{}: several inputs need an output directory, and this is a file", out.display());
+                    bail!(
+                        "{}: several inputs need an output directory, and this is a file",
+                        out.display()
+                    );
                 }
-                Ok(Outputs::Directory { roots: inputs.to_vec(), dir: out.to_owned() })
+                Ok(Outputs::Directory {
+                    roots: inputs.to_vec(),
+                    dir: out.to_owned(),
+                })
             }
             None => unreachable!("handled above"),
         }
@@ -239,24 +282,64 @@ impl Outputs {
             (Outputs::Directory { roots, dir }, Source::File(path)) => {
                 let relative = roots
                     .iter()
-                    .find_map(|root| if root.is_dir() { path.strip_prefix(root).ok().map(Path::to_path_buf) } else { None })
+                    .find_map(|root| {
+                        if root.is_dir() {
+                            path.strip_prefix(root).ok().map(Path::to_path_buf)
+                        } else {
+                            None
+                        }
+                    })
                     .or_else(|| path.file_name().map(PathBuf::from))
                     .context("input has no file name")?;
                 dir.join(relative)
             }
-            (Outputs::Directory { .. }, Source::Stdin) => bail!("stdin cannot be written to a directory"),
+            (Outputs::Directory { .. }, Source::Stdin) => {
+                bail!("stdin cannot be written to a directory")
+            }
         };
-        if let Source::File(input) = source
-            && let (Ok(a), Ok(b)) = (input.canonicalize(), target.canonicalize())
-            && a == b
-        {
-            bail!("{}: refusing to overwrite an input with its redacted copy", target.display());
+        if let Source::File(input) = source {
+            refuse_overwrite(&target, std::slice::from_ref(input))?;
         }
         if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).with_context(|| format!("{}: cannot create directory", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("{}: cannot create directory", parent.display()))?;
         }
         Ok(Some(target))
     }
+}
+
+/// Fails when `output` names the same file as one of `inputs`, however either is spelt
+/// (`./sub/../note.txt`, symlinks), even when the output's directories do not exist yet.
+fn refuse_overwrite(output: &Path, inputs: &[PathBuf]) -> anyhow::Result<()> {
+    let target = resolve(output);
+    for input in inputs.iter().filter(|p| p.as_os_str() != "-") {
+        if resolve(input) == target {
+            bail!(
+                "{}: refusing to overwrite an input ({}) with an output",
+                output.display(),
+                input.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// An absolute path with `.` and `..` resolved, symlinks resolved where it exists.
+fn resolve(path: &Path) -> PathBuf {
+    let absolute = std::env::current_dir()
+        .map(|cwd| cwd.join(path))
+        .unwrap_or_else(|_| path.to_owned());
+    let mut lexical = PathBuf::new();
+    for component in absolute.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                lexical.pop();
+            }
+            other => lexical.push(other),
+        }
+    }
+    lexical.canonicalize().unwrap_or(lexical)
 }
 
 /// Where one input's redacted bytes are going.
@@ -273,23 +356,43 @@ fn run<W: Write>(
     sink: &mut FindingSink<W>,
     outputs: &mut Outputs,
 ) -> anyhow::Result<Totals> {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads.unwrap_or(0)).build()?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.unwrap_or(0))
+        .build()?;
     let (sources, discovery_errors) = input::discover(&args.inputs);
     let mut totals = Totals::default();
     for error in &discovery_errors {
         eprintln!("{}: error: {}", error.path, error.message);
         totals.errors += 1;
     }
-    let total_bytes: u64 = sources.iter().filter_map(|s| s.path()).filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+    let total_bytes: u64 = sources
+        .iter()
+        .filter_map(|s| s.path())
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
     let progress = Progress::new(total_bytes, args.quiet);
-    let selection = FieldSelection { fields: args.fields.clone(), id_field: args.id_field.clone() };
+    let selection = FieldSelection {
+        fields: args.fields.clone(),
+        id_field: args.id_field.clone(),
+    };
     let batch_limit = BATCH_BYTES_PER_THREAD * pool.current_num_threads();
     let mut batch: Vec<Item> = Vec::new();
     let mut batch_bytes = 0;
     let mut writers: BTreeMap<usize, (Writer, bool)> = BTreeMap::new();
-    let mut emitter = Emitter { engine, sink, writers: &mut writers, totals: &mut totals, mode, progress: &progress, opened: 0 };
+    let mut emitter = Emitter {
+        engine,
+        sink,
+        writers: &mut writers,
+        totals: &mut totals,
+        mode,
+        progress: &progress,
+        opened: 0,
+    };
     for source in sources {
-        let Some(file) = open(&source, args, &mut emitter, outputs)? else { continue };
+        let Some(file) = open(&source, args, &mut emitter, outputs)? else {
+            continue;
+        };
         let file = Arc::new(file);
         for item in items(&file) {
             batch_bytes += item.range.len();
@@ -305,7 +408,12 @@ fn run<W: Write>(
     Ok(totals)
 }
 
-fn open<W: Write>(source: &Source, args: &InputArgs, emitter: &mut Emitter<'_, W>, outputs: &Outputs) -> anyhow::Result<Option<InputFile>> {
+fn open<W: Write>(
+    source: &Source,
+    args: &InputArgs,
+    emitter: &mut Emitter<'_, W>,
+    outputs: &Outputs,
+) -> anyhow::Result<Option<InputFile>> {
     let name = source.display_name();
     let content = match Content::open(source) {
         Ok(content) => content,
@@ -323,7 +431,9 @@ fn open<W: Write>(source: &Source, args: &InputArgs, emitter: &mut Emitter<'_, W
     if format == Format::Binary {
         if !args.binary {
             if !args.quiet {
-                eprintln!("{name}: skipped: binary file (a NUL byte near the start); use --binary to scan it");
+                eprintln!(
+                    "{name}: skipped: binary file (a NUL byte near the start); use --binary to scan it"
+                );
             }
             emitter.progress.advance(content.len() as u64);
             return Ok(None);
@@ -338,7 +448,10 @@ fn open<W: Write>(source: &Source, args: &InputArgs, emitter: &mut Emitter<'_, W
     let writer = match emitter.mode {
         Mode::Scan { .. } => Writer::Discard,
         Mode::Redact => match outputs.path_for(source)? {
-            Some(path) => Writer::File(AtomicFile::create(&path).with_context(|| format!("{}: cannot create output", path.display()))?),
+            Some(path) => Writer::File(
+                AtomicFile::create(&path)
+                    .with_context(|| format!("{}: cannot create output", path.display()))?,
+            ),
             None => Writer::Stdout,
         },
     };
@@ -347,7 +460,12 @@ fn open<W: Write>(source: &Source, args: &InputArgs, emitter: &mut Emitter<'_, W
         emitter.close(id)?;
         return Ok(None);
     }
-    Ok(Some(InputFile { id, name, content, format }))
+    Ok(Some(InputFile {
+        id,
+        name,
+        content,
+        format,
+    }))
 }
 
 /// Cuts an input into items.
@@ -355,13 +473,21 @@ fn items(file: &Arc<InputFile>) -> Vec<Item> {
     let bytes: &[u8] = &file.content;
     let pieces: Vec<(Range<usize>, u64)> = match file.format {
         Format::Jsonl => jsonl::line_chunks(bytes, ITEM_BYTES),
-        _ => deid_formats::text::units(bytes).into_iter().map(|r| (r, 0)).collect(),
+        _ => deid_formats::text::units(bytes)
+            .into_iter()
+            .map(|r| (r, 0))
+            .collect(),
     };
     let count = pieces.len();
     pieces
         .into_iter()
         .enumerate()
-        .map(|(i, (range, first_line))| Item { file: Arc::clone(file), range, first_line, last: i + 1 == count })
+        .map(|(i, (range, first_line))| Item {
+            file: Arc::clone(file),
+            range,
+            first_line,
+            last: i + 1 == count,
+        })
         .collect()
 }
 
@@ -376,8 +502,12 @@ fn run_batch<W: Write>(
     if batch.is_empty() {
         return Ok(());
     }
-    let results: Vec<ItemResult> =
-        pool.install(|| batch.par_iter().map(|item| process(engine, selection, mode, item)).collect());
+    let results: Vec<ItemResult> = pool.install(|| {
+        batch
+            .par_iter()
+            .map(|item| process(engine, selection, mode, item))
+            .collect()
+    });
     for (item, result) in batch.drain(..).zip(results) {
         emitter.emit(&item, result)?;
     }
@@ -401,7 +531,7 @@ fn process(engine: &Engine, selection: &FieldSelection, mode: Mode, item: &Item)
                         }
                         continue;
                     }
-                    let mut record = match jsonl::parse_record(line, number) {
+                    let record = match jsonl::parse_record(line, number) {
                         Ok(record) => record,
                         Err(error) => {
                             result.error = Some(error.to_string());
@@ -412,29 +542,36 @@ fn process(engine: &Engine, selection: &FieldSelection, mode: Mode, item: &Item)
                         result.docs.push(id);
                         result.docs.len() - 1
                     });
-                    let mut rewrite = |path: &str, text: &str| -> Option<String> {
+                    let mut replacements: Vec<(String, String)> = Vec::new();
+                    jsonl::for_each_text_field(&record, selection, &mut |path, text| {
                         engine.scan_bytes_into(text.as_bytes(), scratch, &mut findings);
                         if findings.is_empty() {
-                            return None;
+                            return;
                         }
                         result.fields.push(path.to_owned());
                         let field = Some(result.fields.len() - 1);
                         for finding in &findings {
-                            let value = show_values.then(|| text[finding.start..finding.end].to_owned());
-                            result.findings.push(Located { finding: *finding, doc, field, value });
+                            let value =
+                                show_values.then(|| text[finding.start..finding.end].to_owned());
+                            result.findings.push(Located {
+                                finding: *finding,
+                                doc,
+                                field,
+                                value,
+                            });
                         }
-                        (mode == Mode::Redact).then(|| {
+                        if mode == Mode::Redact {
                             let mut out = Vec::with_capacity(text.len());
                             deid_transform::apply_into(text.as_bytes(), &findings, &Tag, &mut out);
-                            String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-                        })
-                    };
-                    jsonl::rewrite_text_fields(&mut record, selection, &mut rewrite);
-                    if mode == Mode::Redact {
-                        if let Err(error) = serde_json::to_writer(&mut result.redacted, &record) {
-                            result.error = Some(format!("line {number}: cannot write the record: {error}"));
-                            return;
+                            let out = String::from_utf8(out).unwrap_or_else(|e| {
+                                String::from_utf8_lossy(e.as_bytes()).into_owned()
+                            });
+                            replacements.push((path.to_owned(), out));
                         }
+                    });
+                    if mode == Mode::Redact {
+                        // Only the rewritten strings change; every other byte is kept.
+                        jsonl::splice_strings(line, &replacements, &mut result.redacted);
                         result.redacted.push(b'\n');
                     }
                 }
@@ -445,8 +582,15 @@ fn process(engine: &Engine, selection: &FieldSelection, mode: Mode, item: &Item)
                     let mut absolute = *finding;
                     absolute.start += item.range.start;
                     absolute.end += item.range.start;
-                    let value = show_values.then(|| String::from_utf8_lossy(&bytes[finding.start..finding.end]).into_owned());
-                    result.findings.push(Located { finding: absolute, doc: None, field: None, value });
+                    let value = show_values.then(|| {
+                        String::from_utf8_lossy(&bytes[finding.start..finding.end]).into_owned()
+                    });
+                    result.findings.push(Located {
+                        finding: absolute,
+                        doc: None,
+                        field: None,
+                        value,
+                    });
                 }
                 if mode == Mode::Redact {
                     deid_transform::apply_into(bytes, &findings, &Tag, &mut result.redacted);
@@ -495,7 +639,11 @@ impl<W: Write> Emitter<'_, W> {
                     self.sink.write(&record)?;
                 }
                 self.totals.findings += 1;
-                *self.totals.by_type.entry(located.finding.entity).or_default() += 1;
+                *self
+                    .totals
+                    .by_type
+                    .entry(located.finding.entity)
+                    .or_default() += 1;
             }
             if let Some(error) = &result.error {
                 let position = match item.file.format {
@@ -509,7 +657,9 @@ impl<W: Write> Emitter<'_, W> {
                 }
             } else if let Some((writer, _)) = self.writers.get_mut(&id) {
                 match writer {
-                    Writer::File(file) => file.write_all(&result.redacted).with_context(|| format!("{}: write failed", file.target().display()))?,
+                    Writer::File(file) => file
+                        .write_all(&result.redacted)
+                        .with_context(|| format!("{}: write failed", file.target().display()))?,
                     Writer::Stdout => io::stdout().write_all(&result.redacted)?,
                     Writer::Discard => {}
                 }
@@ -530,7 +680,8 @@ impl<W: Write> Emitter<'_, W> {
                 drop(file);
             } else {
                 let target = file.target().to_owned();
-                file.commit().with_context(|| format!("{}: cannot write output", target.display()))?;
+                file.commit()
+                    .with_context(|| format!("{}: cannot write output", target.display()))?;
             }
         }
         Ok(())
@@ -548,11 +699,17 @@ impl Progress {
     fn new(total: u64, quiet: bool) -> Progress {
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
         bar.set_style(
-            ProgressStyle::with_template("{spinner} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {wide_bar}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(
+                "{spinner} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {wide_bar}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         let enabled = !quiet && io::stderr().is_terminal();
-        Progress { bar, started: Instant::now(), enabled }
+        Progress {
+            bar,
+            started: Instant::now(),
+            enabled,
+        }
     }
 
     fn advance(&self, bytes: u64) {

@@ -43,7 +43,11 @@ pub(super) fn run(command: RulesCommand) -> anyhow::Result<ExitCode> {
     match command {
         RulesCommand::Check { rules } => check(&rules),
         RulesCommand::List { rules, entity } => list(&rules, entity),
-        RulesCommand::Bench { rules, corpus, repeat } => bench(&rules, &corpus, repeat.max(1)),
+        RulesCommand::Bench {
+            rules,
+            corpus,
+            repeat,
+        } => bench(&rules, &corpus, repeat.max(1)),
     }
 }
 
@@ -57,10 +61,21 @@ fn check(args: &RuleArgs) -> anyhow::Result<ExitCode> {
     }
     let packs: Vec<String> = rules.packs().iter().map(|p| p.name.clone()).collect();
     if report.failures.is_empty() {
-        writeln!(out, "ok: {} rules, {} examples in {} pack(s) ({})", report.rules, report.examples, packs.len(), packs.join(", "))?;
+        writeln!(
+            out,
+            "ok: {} rules, {} examples in {} pack(s) ({})",
+            report.rules,
+            report.examples,
+            packs.len(),
+            packs.join(", ")
+        )?;
         Ok(ExitCode::SUCCESS)
     } else {
-        eprintln!("{} failure(s) in {} rules", report.failures.len(), report.rules);
+        eprintln!(
+            "{} failure(s) in {} rules",
+            report.failures.len(),
+            report.rules
+        );
         Ok(ExitCode::from(2))
     }
 }
@@ -72,17 +87,39 @@ fn list(args: &RuleArgs, entity: Option<deid::EntityType>) -> anyhow::Result<Exi
         if entity.is_some_and(|e| e != kind) {
             continue;
         }
-        let of_kind: Vec<&deid::Rule> = rules.rules().iter().filter(|r| r.entity() == kind).collect();
+        let of_kind: Vec<&deid::Rule> = rules
+            .rules()
+            .iter()
+            .filter(|r| r.entity() == kind)
+            .collect();
         if of_kind.is_empty() {
             continue;
         }
         writeln!(out, "{kind}")?;
         for rule in of_kind {
-            let how = if rule.is_dictionary_rule() { "dictionary".to_owned() } else { format!("{} pattern(s)", rule.patterns().len()) };
+            let how = if rule.is_dictionary_rule() {
+                "dictionary".to_owned()
+            } else {
+                format!("{} pattern(s)", rule.patterns().len())
+            };
             let validators: Vec<&str> = rule.validators().iter().map(|v| v.name()).collect();
-            let checks = if validators.is_empty() { String::new() } else { format!(", checks {}", validators.join("+")) };
-            let context = if rule.context().is_empty() { String::new() } else { format!(", {} context", rule.context().len()) };
-            writeln!(out, "  {:<28} {:.2}  {how}{checks}{context} — {}", rule.id(), rule.confidence(), rule.name())?;
+            let checks = if validators.is_empty() {
+                String::new()
+            } else {
+                format!(", checks {}", validators.join("+"))
+            };
+            let context = if rule.context().is_empty() {
+                String::new()
+            } else {
+                format!(", {} context", rule.context().len())
+            };
+            writeln!(
+                out,
+                "  {:<28} {:.2}  {how}{checks}{context} — {}",
+                rule.id(),
+                rule.confidence(),
+                rule.name()
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -109,9 +146,13 @@ fn corpus_texts(paths: &[std::path::PathBuf]) -> anyhow::Result<Vec<Vec<u8>>> {
                     }
                     let record = deid_formats::jsonl::parse_record(line, number as u64 + 1)
                         .with_context(|| source.display_name())?;
-                    deid_formats::jsonl::for_each_text_field(&record, &selection, &mut |_, text| {
-                        texts.push(text.as_bytes().to_vec());
-                    });
+                    deid_formats::jsonl::for_each_text_field(
+                        &record,
+                        &selection,
+                        &mut |_, text| {
+                            texts.push(text.as_bytes().to_vec());
+                        },
+                    );
                 }
             }
         }
@@ -136,12 +177,19 @@ fn median_scan(matcher: &Matcher, texts: &[Vec<u8>], repeat: usize) -> (Duration
     let stats = matcher
         .stats(&scratch)
         .iter()
-        .map(|s| RuleStats { candidates: per_pass(s.candidates), confirmed: per_pass(s.confirmed) })
+        .map(|s| RuleStats {
+            candidates: per_pass(s.candidates),
+            confirmed: per_pass(s.confirmed),
+        })
         .collect();
     (times[times.len() / 2], stats)
 }
 
-fn bench(args: &RuleArgs, corpus: &[std::path::PathBuf], repeat: usize) -> anyhow::Result<ExitCode> {
+fn bench(
+    args: &RuleArgs,
+    corpus: &[std::path::PathBuf],
+    repeat: usize,
+) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     let builder = args.builder();
     let rules: RuleSet = builder.rule_set().context("cannot load the rules")?;
@@ -152,7 +200,8 @@ fn bench(args: &RuleArgs, corpus: &[std::path::PathBuf], repeat: usize) -> anyho
     let matcher = Matcher::with_options(rules.clone(), &options)?;
     let (all_time, stats) = median_scan(&matcher, &texts, repeat);
     let mb = bytes as f64 / 1e6;
-    writeln!(out, 
+    writeln!(
+        out,
         "corpus: {} text(s), {mb:.1} MB; all {} rules together: {:.1} ms, {:.1} MB/s (median of {repeat}, one thread)\n",
         texts.len(),
         rules.rules().len(),
@@ -163,20 +212,33 @@ fn bench(args: &RuleArgs, corpus: &[std::path::PathBuf], repeat: usize) -> anyho
     for (index, rule) in rules.rules().iter().enumerate() {
         let alone = Matcher::with_options(rules.only(index), &options)?;
         let (time, _) = median_scan(&alone, &texts, repeat);
-        rows.push((rule.id().to_owned(), time, stats[index].candidates, stats[index].confirmed));
+        rows.push((
+            rule.id().to_owned(),
+            time,
+            stats[index].candidates,
+            stats[index].confirmed,
+        ));
     }
     let sum: f64 = rows.iter().map(|r| r.1.as_secs_f64()).sum();
     rows.sort_by_key(|row| std::cmp::Reverse(row.1));
-    writeln!(out, "{:<30} {:>7} {:>10} {:>10} {:>11} {:>10}", "RULE", "SHARE", "ALONE ms", "ALONE MB/s", "CANDIDATES", "CONFIRMED")?;
+    writeln!(
+        out,
+        "{:<30} {:>7} {:>10} {:>10} {:>11} {:>10}",
+        "RULE", "SHARE", "ALONE ms", "ALONE MB/s", "CANDIDATES", "CONFIRMED"
+    )?;
     for (id, time, candidates, confirmed) in rows {
         let secs = time.as_secs_f64();
-        writeln!(out, 
+        writeln!(
+            out,
             "{id:<30} {:>6.1}% {:>10.1} {:>10.1} {candidates:>11} {confirmed:>10}",
             100.0 * secs / sum,
             secs * 1e3,
             mb / secs
         )?;
     }
-    writeln!(out, "\nSHARE: the rule's time scanning alone over the sum of all rules alone. Together, rules share one automaton pass per family.")?;
+    writeln!(
+        out,
+        "\nSHARE: the rule's time scanning alone over the sum of all rules alone. Together, rules share one automaton pass per family."
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -4,7 +4,8 @@
 //!
 //! - `matcher/bundled/{notes,digits,clean}`: [`Matcher::scan_into`] with the bundled pack and
 //!   a reused [`Scratch`], on notes-like text, digit-heavy lab tables and prose without
-//!   identifiers — the number a user sees per core, minus I/O.
+//!   identifiers — the number a user sees per core, minus I/O. `matcher/bundled-no-propagation/notes`
+//!   is the same pack without `propagate`, to price name propagation.
 //! - `candidates/{automaton,reference}/…`: [`Matcher::candidates_into`] (the one-pass
 //!   automaton picks which patterns to run per segment) against
 //!   [`Matcher::reference_candidates_into`] (every pattern over every segment), with the
@@ -24,12 +25,23 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use aho_corasick::{AhoCorasick, MatchKind};
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
 use deid_core::{Finding, Matcher, RuleSet, RuleSetBuilder};
 
 /// Bytes of each generated input.
 const INPUT_BYTES: usize = 512 * 1024;
 const SEED: u64 = 0x5EED_D01D;
+
+/// A group with the settings every bench here shares: flat sampling (each sample runs the
+/// same number of iterations, which suits iterations of tens of milliseconds or more) and
+/// the input's size as its throughput.
+fn new_group<'c>(c: &'c mut Criterion, name: &str, bytes: usize) -> BenchmarkGroup<'c, WallTime> {
+    let mut group = c.benchmark_group(name);
+    group.sampling_mode(SamplingMode::Flat);
+    group.throughput(Throughput::Bytes(bytes as u64));
+    group
+}
 
 fn main_config() -> Criterion {
     Criterion::default()
@@ -226,6 +238,21 @@ fn bundled() -> RuleSet {
     RuleSetBuilder::new().bundled().build().expect("the bundled pack builds")
 }
 
+/// The bundled pack without `propagate`, assembled from its embedded files (dictionary
+/// paths made absolute): prices name propagation, which packs cannot switch off.
+fn bundled_without_propagation() -> RuleSet {
+    let dict = format!("\"{}/../../rules/dict/", env!("CARGO_MANIFEST_DIR"));
+    let mut text = String::new();
+    for file in ["pack.toml", "names.toml", "dates.toml", "contact.toml", "ids.toml", "places.toml"] {
+        let part = deid_core::bundled_file(&format!("safe-harbor/{file}")).expect("a bundled file");
+        for line in part.lines().filter(|l| !l.trim_start().starts_with("propagate")) {
+            text.push_str(&line.replace("\"../dict/", &dict));
+            text.push('\n');
+        }
+    }
+    RuleSetBuilder::new().toml("bench:no-propagation", &text).build().expect("the pack without propagation builds")
+}
+
 /// The bundled pack with its dictionary rules disabled.
 fn patterns_only() -> RuleSet {
     let ids: Vec<String> =
@@ -246,7 +273,8 @@ fn names_only(first_names: &[String], surnames: &[String]) -> RuleSet {
     let pack = format!(
         "[[dictionary]]\nid = \"first-names\"\nwords = [{}]\n\n[[dictionary]]\nid = \"surnames\"\nwords = [{}]\n\n\
          [[rule]]\nid = \"bench.names\"\ntype = \"NAME\"\ndictionaries = [\"first-names\", \"surnames\"]\n\
-         case = \"title-or-upper\"\nmax_words = 1\nconfidence = 0.9\n",
+         case = \"title-or-upper\"\nmax_words = 1\nconfidence = 0.9\n\
+         examples = [{{ text = \"Maria came\", match = \"Maria\" }}]\n",
         quote(first_names),
         quote(surnames)
     );
@@ -307,14 +335,22 @@ fn bench_bundled(c: &mut Criterion) {
     let matcher = Matcher::new(bundled()).expect("the bundled pack compiles");
     let mut scratch = matcher.scratch();
     let mut out = Vec::new();
-    for (name, text) in inputs() {
-        matcher.scan_into(&text, &mut scratch, &mut out);
+    let [notes, digits, clean] = inputs();
+    for (name, text) in [&notes, &digits, &clean] {
+        matcher.scan_into(text, &mut scratch, &mut out);
         eprintln!("matcher/bundled/{name}: {} bytes, {} findings", text.len(), out.len());
-        let mut group = c.benchmark_group(format!("matcher/bundled/{name}"));
-        group.throughput(Throughput::Bytes(text.len() as u64));
-        group.bench_function("scan_into", |b| b.iter(|| matcher.scan_into(black_box(&text), &mut scratch, &mut out)));
+        let mut group = new_group(c, &format!("matcher/bundled/{name}"), text.len());
+        group.bench_function("scan_into", |b| b.iter(|| matcher.scan_into(black_box(text), &mut scratch, &mut out)));
         group.finish();
     }
+    let matcher = Matcher::new(bundled_without_propagation()).expect("the pack compiles");
+    let mut scratch = matcher.scratch();
+    let (name, text) = &notes;
+    matcher.scan_into(text, &mut scratch, &mut out);
+    eprintln!("matcher/bundled-no-propagation/{name}: {} findings", out.len());
+    let mut group = new_group(c, &format!("matcher/bundled-no-propagation/{name}"), text.len());
+    group.bench_function("scan_into", |b| b.iter(|| matcher.scan_into(black_box(text), &mut scratch, &mut out)));
+    group.finish();
 }
 
 fn bench_dispatch(c: &mut Criterion) {
@@ -330,8 +366,7 @@ fn bench_dispatch(c: &mut Criterion) {
             assert_eq!(one_pass, each, "one-pass and reference candidates differ on {name}");
             eprintln!("candidates/*-{config}/{name}: {} candidates, both engines agree", one_pass.len());
             for (engine, reference) in [("automaton", false), ("reference", true)] {
-                let mut group = c.benchmark_group(format!("candidates/{engine}-{config}/{name}"));
-                group.throughput(Throughput::Bytes(text.len() as u64));
+                let mut group = new_group(c, &format!("candidates/{engine}-{config}/{name}"), text.len());
                 group.bench_function(if reference { "reference_candidates_into" } else { "candidates_into" }, |b| {
                     b.iter(|| {
                         if reference {
@@ -350,15 +385,13 @@ fn bench_dispatch(c: &mut Criterion) {
 fn bench_dictionary(c: &mut Criterion) {
     let (first_names, surnames) = (dictionary("first-names.txt"), dictionary("surnames.txt"));
     let [(_, notes), ..] = inputs();
-    let bytes = Throughput::Bytes(notes.len() as u64);
 
     let matcher = Matcher::new(names_only(&first_names, &surnames)).expect("names pack compiles");
     let mut scratch = matcher.scratch();
     let mut out = Vec::new();
     matcher.scan_into(&notes, &mut scratch, &mut out);
     eprintln!("dictionary/deid-words: {} entries, {} findings", first_names.len() + surnames.len(), out.len());
-    let mut group = c.benchmark_group("dictionary/deid-words-title-or-upper/notes");
-    group.throughput(bytes.clone());
+    let mut group = new_group(c, "dictionary/deid-words-title-or-upper/notes", notes.len());
     group.bench_function("scan_into", |b| b.iter(|| matcher.scan_into(black_box(&notes), &mut scratch, &mut out)));
     group.finish();
 
@@ -375,8 +408,7 @@ fn bench_dictionary(c: &mut Criterion) {
         automaton.memory_usage(),
         aho_corasick_words(&automaton, &notes)
     );
-    let mut group = c.benchmark_group("dictionary/aho-corasick-ci-leftmost-longest/notes");
-    group.throughput(bytes);
+    let mut group = new_group(c, "dictionary/aho-corasick-ci-leftmost-longest/notes", notes.len());
     group.bench_function("find_iter", |b| b.iter(|| aho_corasick_words(&automaton, black_box(&notes))));
     group.finish();
 }

@@ -21,16 +21,24 @@ pub struct CheckReport {
 
 /// Checks `rules` as described in the module docs.
 pub fn check_rules(rules: &RuleSet, options: &MatchOptions) -> CheckReport {
-    let mut report = CheckReport { rules: rules.rules().len(), ..CheckReport::default() };
+    let mut report = CheckReport {
+        rules: rules.rules().len(),
+        ..CheckReport::default()
+    };
     let mut ids = std::collections::HashSet::new();
     for rule in rules.rules() {
         if !ids.insert(rule.id()) {
-            report.failures.push(Error::new(rule.pack(), Some(rule.id()), ErrorKind::Invalid("duplicate rule id".into())));
+            report.failures.push(Error::new(
+                rule.pack(),
+                Some(rule.id()),
+                ErrorKind::Invalid("duplicate rule id".into()),
+            ));
         }
     }
     for index in 0..rules.rules().len() {
         let rule = &rules.rules()[index];
-        let fail = |message: String| Error::new(rule.pack(), Some(rule.id()), ErrorKind::Example(message));
+        let fail =
+            |message: String| Error::new(rule.pack(), Some(rule.id()), ErrorKind::Example(message));
         let alone = match Matcher::with_options(rules.only(index), options) {
             Ok(matcher) => matcher,
             Err(e) => {
@@ -43,14 +51,18 @@ pub fn check_rules(rules: &RuleSet, options: &MatchOptions) -> CheckReport {
         for (text, expected) in rule.examples() {
             report.examples += 1;
             let Some(start) = text.find(expected.as_str()) else {
-                report.failures.push(fail(format!("example value {expected:?} does not occur in its text {text:?}")));
+                report.failures.push(fail(format!(
+                    "example value {expected:?} does not occur in its text {text:?}"
+                )));
                 continue;
             };
             let end = start + expected.len();
             alone.scan_into(text.as_bytes(), &mut scratch, &mut found);
             if !found.iter().any(|f| f.start == start && f.end == end) {
                 let got: Vec<&str> = found.iter().map(|f| &text[f.start..f.end]).collect();
-                report.failures.push(fail(format!("example {text:?}: expected {expected:?}, found {got:?}")));
+                report.failures.push(fail(format!(
+                    "example {text:?}: expected {expected:?}, found {got:?}"
+                )));
             }
         }
         for text in rule.negative_examples() {
@@ -58,7 +70,9 @@ pub fn check_rules(rules: &RuleSet, options: &MatchOptions) -> CheckReport {
             alone.scan_into(text.as_bytes(), &mut scratch, &mut found);
             if !found.is_empty() {
                 let got: Vec<&str> = found.iter().map(|f| &text[f.start..f.end]).collect();
-                report.failures.push(fail(format!("negative example {text:?} matched {got:?}")));
+                report
+                    .failures
+                    .push(fail(format!("negative example {text:?} matched {got:?}")));
             }
         }
     }

@@ -31,7 +31,11 @@ pub enum ErrorKind {
 
 impl Error {
     pub(crate) fn new(pack: impl Into<String>, rule: Option<&str>, kind: ErrorKind) -> Error {
-        Error { pack: pack.into(), rule: rule.map(str::to_owned), kind }
+        Error {
+            pack: pack.into(),
+            rule: rule.map(str::to_owned),
+            kind,
+        }
     }
 
     /// The pack the error is in: its file path, or `bundled:<name>`.

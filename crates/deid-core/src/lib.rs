@@ -39,6 +39,10 @@ pub use context::{Context, ContextEffect, Side};
 pub use entity::{EntityType, UnknownEntityType};
 pub use error::{Error, ErrorKind};
 pub use finding::{Finding, Masked};
-pub use matcher::{DEFAULT_MIN_CONFIDENCE, MAX_SEGMENT, MatchOptions, Matcher, RuleStats, Scratch, segments};
-pub use pack::{BUNDLED_PACK, DictionaryInfo, PackInfo, Rule, RuleSet, RuleSetBuilder, bundled_file};
+pub use matcher::{
+    DEFAULT_MIN_CONFIDENCE, MAX_SEGMENT, MatchOptions, Matcher, RuleStats, Scratch, segments,
+};
+pub use pack::{
+    BUNDLED_PACK, DictionaryInfo, PackInfo, Rule, RuleSet, RuleSetBuilder, bundled_file,
+};
 pub use validate::Validator;

@@ -134,7 +134,8 @@ struct ContextEntry {
 }
 
 /// Mutable per-thread state for [`Matcher::scan_into`]. Reuse it: creating one allocates.
-#[derive(Debug)]
+///
+/// Its buffers hold pieces of the last scanned text, so its `Debug` output shows sizes only.
 pub struct Scratch {
     family_caches: Vec<meta::Cache>,
     pattern_caches: Vec<meta::Cache>,
@@ -147,6 +148,16 @@ pub struct Scratch {
     key: String,
     candidates: Vec<Finding>,
     stats: Vec<RuleStats>,
+}
+
+impl std::fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scratch")
+            .field("patterns", &self.pattern_caches.len())
+            .field("candidates", &self.candidates.len())
+            .field("words", &self.words.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Counters per rule, accumulated by every scan with one [`Scratch`].
@@ -167,7 +178,9 @@ pub struct MatchOptions {
 
 impl Default for MatchOptions {
     fn default() -> MatchOptions {
-        MatchOptions { min_confidence: DEFAULT_MIN_CONFIDENCE }
+        MatchOptions {
+            min_confidence: DEFAULT_MIN_CONFIDENCE,
+        }
     }
 }
 
@@ -188,7 +201,10 @@ pub(crate) struct PatternShape {
 /// Checks that a pattern compiles alone and cannot match the empty string.
 pub(crate) fn check_pattern(pattern: &str) -> Result<PatternShape, String> {
     let shape = pattern_shape(pattern)?;
-    meta::Regex::builder().syntax(syntax_config()).build(pattern).map_err(|e| e.to_string())?;
+    meta::Regex::builder()
+        .syntax(syntax_config())
+        .build(pattern)
+        .map_err(|e| e.to_string())?;
     Ok(shape)
 }
 
@@ -205,12 +221,17 @@ fn pattern_shape(pattern: &str) -> Result<PatternShape, String> {
     // PERF: the lazy DFA cannot evaluate a Unicode word boundary on non-ASCII text, so one
     // such pattern would push the whole one-pass automaton onto the PikeVM, ~20x slower.
     if hir.properties().look_set().contains_word_unicode() {
-        return Err("Unicode word boundaries (`\\b`, `\\B` with Unicode on) make the one-pass automaton \
+        return Err(
+            "Unicode word boundaries (`\\b`, `\\B` with Unicode on) make the one-pass automaton \
                     fall back to a slow engine on non-ASCII text; use `(?-u:\\b)` for ASCII \
                     identifiers, or a class such as `[^\\p{L}]` / no boundary for names"
-            .into());
+                .into(),
+        );
     }
-    Ok(PatternShape { max_len: hir.properties().maximum_len(), ascii: is_ascii(&hir) })
+    Ok(PatternShape {
+        max_len: hir.properties().maximum_len(),
+        ascii: is_ascii(&hir),
+    })
 }
 
 /// Whether every byte a pattern can match is ASCII.
@@ -244,10 +265,13 @@ impl Matcher {
     /// # Errors
     /// When the combined automaton exceeds its size limits.
     pub fn with_options(rules: RuleSet, options: &MatchOptions) -> Result<Matcher, Error> {
-        let build_error = |rule: Option<&str>, message: String| Error::new("rule set", rule, ErrorKind::Pattern(message));
+        let build_error = |rule: Option<&str>, message: String| {
+            Error::new("rule set", rule, ErrorKind::Pattern(message))
+        };
         let mut patterns = Vec::new();
         // Pattern indexes per family: (entity type, whether ASCII-only).
-        let mut family_members: std::collections::BTreeMap<(crate::EntityType, bool), Vec<usize>> = Default::default();
+        let mut family_members: std::collections::BTreeMap<(crate::EntityType, bool), Vec<usize>> =
+            Default::default();
         let mut sources = Vec::new();
         let mut word_rules = Vec::new();
         let mut any_case = false;
@@ -256,14 +280,25 @@ impl Matcher {
             match &rule.kind {
                 RuleKind::Pattern { patterns: list } => {
                     for pattern in list.iter() {
-                        let shape = pattern_shape(pattern).map_err(|m| build_error(Some(rule.id()), m))?;
+                        let shape =
+                            pattern_shape(pattern).map_err(|m| build_error(Some(rule.id()), m))?;
                         let regex = meta::Regex::builder()
                             .syntax(syntax_config())
                             .build(pattern)
                             .map_err(|e| build_error(Some(rule.id()), e.to_string()))?;
-                        let value_group = regex.group_info().to_index(regex_automata::PatternID::ZERO, "value");
-                        family_members.entry((rule.entity, shape.ascii)).or_default().push(patterns.len());
-                        patterns.push(CompiledPattern { rule: index, regex, value_group, max_len: shape.max_len });
+                        let value_group = regex
+                            .group_info()
+                            .to_index(regex_automata::PatternID::ZERO, "value");
+                        family_members
+                            .entry((rule.entity, shape.ascii))
+                            .or_default()
+                            .push(patterns.len());
+                        patterns.push(CompiledPattern {
+                            rule: index,
+                            regex,
+                            value_group,
+                            max_len: shape.max_len,
+                        });
                         sources.push(pattern.as_str());
                     }
                 }
@@ -278,15 +313,26 @@ impl Matcher {
         for members in family_members.into_values() {
             let family_sources: Vec<&str> = members.iter().map(|&i| sources[i]).collect();
             let union = meta::Regex::builder()
-                .configure(meta::Config::new().utf8_empty(false).hybrid_cache_capacity(UNION_CACHE_BYTES))
+                .configure(
+                    meta::Config::new()
+                        .utf8_empty(false)
+                        .hybrid_cache_capacity(UNION_CACHE_BYTES),
+                )
                 .syntax(syntax_config())
                 .build_many(&family_sources)
                 .map_err(|e| build_error(None, e.to_string()))?;
             families.push(Family { union, members });
         }
-        let (context_words, contexts) = compile_contexts(&rules.rules).map_err(|m| build_error(None, m))?;
-        let longest_context_word =
-            rules.rules.iter().flat_map(|r| r.context.iter()).flat_map(|c| c.words.iter()).map(String::len).max().unwrap_or(0);
+        let (context_words, contexts) =
+            compile_contexts(&rules.rules).map_err(|m| build_error(None, m))?;
+        let longest_context_word = rules
+            .rules
+            .iter()
+            .flat_map(|r| r.context.iter())
+            .flat_map(|c| c.words.iter())
+            .map(String::len)
+            .max()
+            .unwrap_or(0);
         Ok(Matcher {
             inner: Arc::new(Inner {
                 rules,
@@ -325,9 +371,21 @@ impl Matcher {
     pub fn scratch(&self) -> Scratch {
         let inner = &self.inner;
         Scratch {
-            family_caches: inner.families.iter().map(|f| f.union.create_cache()).collect(),
-            pattern_caches: inner.patterns.iter().map(|p| p.regex.create_cache()).collect(),
-            captures: inner.patterns.iter().map(|p| p.regex.create_captures()).collect(),
+            family_caches: inner
+                .families
+                .iter()
+                .map(|f| f.union.create_cache())
+                .collect(),
+            pattern_caches: inner
+                .patterns
+                .iter()
+                .map(|p| p.regex.create_cache())
+                .collect(),
+            captures: inner
+                .patterns
+                .iter()
+                .map(|p| p.regex.create_captures())
+                .collect(),
             union_matches: Vec::new(),
             windows: Vec::new(),
             words: Vec::new(),
@@ -368,7 +426,12 @@ impl Matcher {
     /// [`Matcher::candidates_into`] without the automaton: every pattern runs alone over
     /// every segment. Slow; it exists as the reference the fast path must agree with.
     #[doc(hidden)]
-    pub fn reference_candidates_into(&self, text: &[u8], scratch: &mut Scratch, out: &mut Vec<Finding>) {
+    pub fn reference_candidates_into(
+        &self,
+        text: &[u8],
+        scratch: &mut Scratch,
+        out: &mut Vec<Finding>,
+    ) {
         self.confirmed_candidates(text, scratch, false, &mut Dispatch::EachPattern);
         out.clear();
         out.extend_from_slice(&scratch.candidates);
@@ -379,7 +442,13 @@ impl Matcher {
         &scratch.stats
     }
 
-    fn confirmed_candidates(&self, text: &[u8], scratch: &mut Scratch, propagate: bool, dispatch: &mut Dispatch) {
+    fn confirmed_candidates(
+        &self,
+        text: &[u8],
+        scratch: &mut Scratch,
+        propagate: bool,
+        dispatch: &mut Dispatch,
+    ) {
         scratch.candidates.clear();
         self.pattern_candidates(text, scratch, dispatch);
         self.word_candidates(text, scratch);
@@ -420,17 +489,25 @@ impl Matcher {
             let mut first = 0;
             for segment in segments(text) {
                 // Union matches are ordered and disjoint: those overlapping this segment.
-                while first < scratch.union_matches.len() && scratch.union_matches[first].1 <= segment.start {
+                while first < scratch.union_matches.len()
+                    && scratch.union_matches[first].1 <= segment.start
+                {
                     first += 1;
                 }
-                let last = first + scratch.union_matches[first..].partition_point(|u| u.0 < segment.end);
+                let last =
+                    first + scratch.union_matches[first..].partition_point(|u| u.0 < segment.end);
                 if first == last {
                     continue;
                 }
                 let union = std::mem::take(&mut scratch.union_matches);
                 for &id in &family.members {
                     let max_len = inner.patterns[id].max_len;
-                    windows_into(&union[first..last], max_len, segment.clone(), &mut scratch.windows);
+                    windows_into(
+                        &union[first..last],
+                        max_len,
+                        segment.clone(),
+                        &mut scratch.windows,
+                    );
                     for index in 0..scratch.windows.len() {
                         let (start, end) = scratch.windows[index];
                         self.search_pattern(text, scratch, id, start..end);
@@ -442,7 +519,13 @@ impl Matcher {
     }
 
     /// Runs pattern `id` alone over `range` and confirms its candidates.
-    fn search_pattern(&self, text: &[u8], scratch: &mut Scratch, id: usize, range: std::ops::Range<usize>) {
+    fn search_pattern(
+        &self,
+        text: &[u8],
+        scratch: &mut Scratch,
+        id: usize,
+        range: std::ops::Range<usize>,
+    ) {
         let pattern = &self.inner.patterns[id];
         let rule = &self.inner.rules.rules[pattern.rule];
         let cache = &mut scratch.pattern_caches[id];
@@ -462,9 +545,20 @@ impl Matcher {
             };
             if let Some(span) = span.filter(|s| s.start < s.end) {
                 scratch.stats[pattern.rule].candidates += 1;
-                if rule.validators.iter().all(|v| v.is_valid(&text[span.start..span.end])) {
+                if rule
+                    .validators
+                    .iter()
+                    .all(|v| v.is_valid(&text[span.start..span.end]))
+                {
                     let confirmed = (&mut scratch.candidates, scratch.stats.as_mut_slice());
-                    self.push_confirmed(text, confirmed, pattern.rule, span.start, span.end, rule.confidence);
+                    self.push_confirmed(
+                        text,
+                        confirmed,
+                        pattern.rule,
+                        span.start,
+                        span.end,
+                        rule.confidence,
+                    );
                 }
             }
             // Patterns never match empty (checked at load), so this always advances.
@@ -494,11 +588,17 @@ impl Matcher {
             scratch.all_masks.push(all);
             scratch.any_masks.push(any);
         }
-        let view = WordView { words: &scratch.words, all: &scratch.all_masks, any: &scratch.any_masks };
+        let view = WordView {
+            words: &scratch.words,
+            all: &scratch.all_masks,
+            any: &scratch.any_masks,
+        };
         let key = &mut scratch.key;
         for &rule_index in &inner.word_rules {
             let rule = &inner.rules.rules[rule_index];
-            let RuleKind::Words(word_rule) = &rule.kind else { continue };
+            let RuleKind::Words(word_rule) = &rule.kind else {
+                continue;
+            };
             let words = view.words;
             let mut i = 0;
             while i < words.len() {
@@ -510,18 +610,29 @@ impl Matcher {
                 let mut joined = 0usize;
                 let all_common = (start..end).all(|k| view.any[k] & word_rule.common != 0);
                 if word_rule.join_bonus > 0.0 {
-                    if start >= 1 && is_initial(text, &words[start - 1]) && is_join_gap(text, words[start - 1].end + 1, words[start].start) {
+                    if start >= 1
+                        && is_initial(text, &words[start - 1])
+                        && is_join_gap(text, words[start - 1].end + 1, words[start].start)
+                    {
                         start -= 1;
                     }
                     loop {
                         let mut next = end;
-                        if next < words.len() && is_initial(text, &words[next]) && next + 1 < words.len()
+                        if next < words.len()
+                            && is_initial(text, &words[next])
+                            && next + 1 < words.len()
                             && is_join_gap(text, words[next - 1].end, words[next].start)
                             && is_join_gap(text, words[next].end + 1, words[next + 1].start)
                         {
                             next += 1;
                         }
-                        if next >= words.len() || !is_join_gap(text, words[next - 1].end + usize::from(next > end), words[next].start) {
+                        if next >= words.len()
+                            || !is_join_gap(
+                                text,
+                                words[next - 1].end + usize::from(next > end),
+                                words[next].start,
+                            )
+                        {
                             break;
                         }
                         match self.word_match_at(text, &view, key, word_rule, next) {
@@ -541,7 +652,14 @@ impl Matcher {
                 let (s, e) = (words[start].start, words[end - 1].end);
                 if rule.validators.iter().all(|v| v.is_valid(&text[s..e])) {
                     let confirmed = (&mut scratch.candidates, scratch.stats.as_mut_slice());
-                    self.push_confirmed(text, confirmed, rule_index, s, e, confidence.clamp(0.0, 1.0));
+                    self.push_confirmed(
+                        text,
+                        confirmed,
+                        rule_index,
+                        s,
+                        e,
+                        confidence.clamp(0.0, 1.0),
+                    );
                 }
                 i = end;
             }
@@ -550,7 +668,14 @@ impl Matcher {
 
     /// The end (exclusive word index) of the longest dictionary match of `rule` starting at
     /// word `i`, if any.
-    fn word_match_at(&self, text: &[u8], view: &WordView<'_>, key: &mut String, rule: &WordRule, i: usize) -> Option<usize> {
+    fn word_match_at(
+        &self,
+        text: &[u8],
+        view: &WordView<'_>,
+        key: &mut String,
+        rule: &WordRule,
+        i: usize,
+    ) -> Option<usize> {
         let lexicon = &self.inner.rules.lexicon;
         let words = view.words;
         if !case_ok(rule.case, &words[i]) {
@@ -560,7 +685,9 @@ impl Matcher {
             let longest = lexicon.max_words().min(rule.max_words).min(words.len() - i);
             for len in (2..=longest).rev() {
                 let phrase = &words[i..i + len];
-                let spaced = phrase.windows(2).all(|w| &text[w[0].end..w[1].start] == b" ");
+                let spaced = phrase
+                    .windows(2)
+                    .all(|w| &text[w[0].end..w[1].start] == b" ");
                 if !spaced || !phrase.iter().all(|w| case_ok(rule.case, w)) {
                     continue;
                 }
@@ -591,17 +718,32 @@ impl Matcher {
         end: usize,
         base: f32,
     ) {
-        let Some(confidence) = self.apply_context(text, rule, start, end, base) else { return };
+        let Some(confidence) = self.apply_context(text, rule, start, end, base) else {
+            return;
+        };
         if confidence < self.inner.min_confidence {
             return;
         }
         stats[rule].confirmed += 1;
         let entity = self.inner.rules.rules[rule].entity;
-        candidates.push(Finding { start, end, entity, rule, confidence });
+        candidates.push(Finding {
+            start,
+            end,
+            entity,
+            rule,
+            confidence,
+        });
     }
 
     /// The confidence after context, or `None` when context vetoes the candidate.
-    fn apply_context(&self, text: &[u8], rule: usize, start: usize, end: usize, base: f32) -> Option<f32> {
+    fn apply_context(
+        &self,
+        text: &[u8],
+        rule: usize,
+        start: usize,
+        end: usize,
+        base: f32,
+    ) -> Option<f32> {
         let context = &self.inner.contexts[rule];
         if context.entries.is_empty() {
             return Some(base);
@@ -617,7 +759,11 @@ impl Matcher {
             if hit_start < end && start < hit_end || !is_word_boundary(text, hit_start, hit_end) {
                 continue;
             }
-            let (before, distance) = if hit_end <= start { (true, start - hit_end) } else { (false, hit_start - end) };
+            let (before, distance) = if hit_end <= start {
+                (true, start - hit_end)
+            } else {
+                (false, hit_start - end)
+            };
             let id = hit.pattern().as_u32();
             for (k, entry) in context.entries.iter().enumerate() {
                 let side_ok = match entry.side {
@@ -661,11 +807,20 @@ impl Matcher {
                 if !(word.shape.is_title() || word.shape.is_upper()) || word.end - word.start < 3 {
                     continue;
                 }
-                let (_, any) = word_masks(&text[finding.start..], word, &inner.rules.lexicon, &mut scratch.key);
+                let (_, any) = word_masks(
+                    &text[finding.start..],
+                    word,
+                    &inner.rules.lexicon,
+                    &mut scratch.key,
+                );
                 if any & inner.propagation_guard != 0 || !seen.insert(bytes) {
                     continue;
                 }
-                needles.push((bytes, finding.rule, finding.confidence - PROPAGATION_DISCOUNT));
+                needles.push((
+                    bytes,
+                    finding.rule,
+                    finding.confidence - PROPAGATION_DISCOUNT,
+                ));
             }
         }
         if needles.is_empty() {
@@ -684,7 +839,13 @@ impl Matcher {
             let (_, rule, confidence) = needles[hit.pattern().as_usize()];
             if confidence >= inner.min_confidence {
                 let entity = inner.rules.rules[rule].entity;
-                scratch.candidates.push(Finding { start: hit.start(), end: hit.end(), entity, rule, confidence });
+                scratch.candidates.push(Finding {
+                    start: hit.start(),
+                    end: hit.end(),
+                    entity,
+                    rule,
+                    confidence,
+                });
             }
         }
     }
@@ -699,14 +860,22 @@ struct WordView<'a> {
 
 /// The windows a pattern of longest match `max_len` must search, given its family's union
 /// matches in `segment` (see "Why the windows are exact").
-fn windows_into(union: &[(usize, usize)], max_len: Option<usize>, segment: std::ops::Range<usize>, out: &mut Vec<(usize, usize)>) {
+fn windows_into(
+    union: &[(usize, usize)],
+    max_len: Option<usize>,
+    segment: std::ops::Range<usize>,
+    out: &mut Vec<(usize, usize)>,
+) {
     out.clear();
     let Some(reach) = max_len else {
         out.push((segment.start, segment.end));
         return;
     };
     for &(start, end) in union {
-        let window = (start.saturating_sub(reach).max(segment.start), (end + reach).min(segment.end));
+        let window = (
+            start.saturating_sub(reach).max(segment.start),
+            (end + reach).min(segment.end),
+        );
         match out.last_mut() {
             Some(last) if window.0 <= last.1 => last.1 = last.1.max(window.1),
             _ => out.push(window),
@@ -727,7 +896,10 @@ fn compile_contexts(rules: &[Rule]) -> Result<(Option<AhoCorasick>, Vec<RuleCont
     let mut contexts = Vec::with_capacity(rules.len());
     for rule in rules {
         if rule.context.len() > 64 {
-            return Err(format!("rule `{}` has more than 64 context entries", rule.id()));
+            return Err(format!(
+                "rule `{}` has more than 64 context entries",
+                rule.id()
+            ));
         }
         let mut compiled = RuleContext::default();
         for entry in rule.context.iter() {
@@ -745,7 +917,12 @@ fn compile_contexts(rules: &[Rule]) -> Result<(Option<AhoCorasick>, Vec<RuleCont
             ids.sort_unstable();
             ids.dedup();
             compiled.max_window = compiled.max_window.max(entry.window);
-            compiled.entries.push(ContextEntry { words: ids, effect: entry.effect, window: entry.window, side: entry.side });
+            compiled.entries.push(ContextEntry {
+                words: ids,
+                effect: entry.effect,
+                window: entry.window,
+                side: entry.side,
+            });
         }
         contexts.push(compiled);
     }
@@ -774,7 +951,9 @@ pub fn segments(text: &[u8]) -> impl Iterator<Item = std::ops::Range<usize>> + '
         while let Some(offset) = memchr::memchr(b'\n', &window[search..]) {
             let newline = search + offset;
             let rest = &window[newline + 1..];
-            let blank = rest.iter().position(|&b| !matches!(b, b' ' | b'\t' | b'\r'));
+            let blank = rest
+                .iter()
+                .position(|&b| !matches!(b, b' ' | b'\t' | b'\r'));
             if let Some(p) = blank.filter(|&p| rest[p] == b'\n') {
                 end = start + newline + 1 + p + 1;
                 break;
@@ -811,7 +990,12 @@ fn cut_point(text: &[u8], start: usize, limit: usize) -> usize {
 /// an ordered map (O(n log n)).
 pub(crate) fn resolve_overlaps(candidates: &mut [Finding], out: &mut Vec<Finding>) {
     out.clear();
-    candidates.sort_unstable_by(|a, b| a.start.cmp(&b.start).then(a.end.cmp(&b.end)).then(a.rule.cmp(&b.rule)));
+    candidates.sort_unstable_by(|a, b| {
+        a.start
+            .cmp(&b.start)
+            .then(a.end.cmp(&b.end))
+            .then(a.rule.cmp(&b.rule))
+    });
     if candidates.windows(2).all(|w| w[0].end <= w[1].start) {
         out.extend_from_slice(candidates);
         return;
@@ -824,10 +1008,17 @@ pub(crate) fn resolve_overlaps(candidates: &mut [Finding], out: &mut Vec<Finding
             .then(a.start.cmp(&b.start))
     });
     // Accepted findings by start; they never overlap, so their ends are ordered too.
-    let mut accepted: std::collections::BTreeMap<usize, Finding> = std::collections::BTreeMap::new();
+    let mut accepted: std::collections::BTreeMap<usize, Finding> =
+        std::collections::BTreeMap::new();
     for candidate in candidates.iter() {
-        let before = accepted.range(..=candidate.start).next_back().is_some_and(|(_, f)| f.end > candidate.start);
-        let after = accepted.range(candidate.start..).next().is_some_and(|(_, f)| f.start < candidate.end);
+        let before = accepted
+            .range(..=candidate.start)
+            .next_back()
+            .is_some_and(|(_, f)| f.end > candidate.start);
+        let after = accepted
+            .range(candidate.start..)
+            .next()
+            .is_some_and(|(_, f)| f.start < candidate.end);
         if !before && !after {
             accepted.insert(candidate.start, *candidate);
         }
@@ -843,7 +1034,12 @@ fn word_str<'t>(text: &'t [u8], word: &Word) -> &'t str {
 
 /// The dictionaries holding every part of a word (`all`) and any part (`any`); parts are
 /// split at hyphens so `Smith-Jones` matches when both halves are surnames.
-fn word_masks(text: &[u8], word: &Word, lexicon: &crate::lexicon::Lexicon, key: &mut String) -> (u64, u64) {
+fn word_masks(
+    text: &[u8],
+    word: &Word,
+    lexicon: &crate::lexicon::Lexicon,
+    key: &mut String,
+) -> (u64, u64) {
     let s = word_str(text, word);
     key.clear();
     push_normalized(key, s);
@@ -883,7 +1079,10 @@ fn is_join_gap(text: &[u8], from: usize, to: usize) -> bool {
         return false;
     }
     let gap = &text[from..to];
-    matches!(gap, b" " | b", " | b"\n" | b" \n" | b"\r\n" | b",\n" | b"\t")
+    matches!(
+        gap,
+        b" " | b", " | b"\n" | b" \n" | b"\r\n" | b",\n" | b"\t"
+    )
 }
 
 fn is_word_boundary(text: &[u8], start: usize, end: usize) -> bool {
@@ -900,7 +1099,13 @@ mod tests {
     use super::*;
 
     fn finding(start: usize, end: usize, rule: usize, confidence: f32) -> Finding {
-        Finding { start, end, entity: crate::EntityType::Name, rule, confidence }
+        Finding {
+            start,
+            end,
+            entity: crate::EntityType::Name,
+            rule,
+            confidence,
+        }
     }
 
     #[test]
@@ -915,7 +1120,8 @@ mod tests {
         ];
         let mut out = Vec::new();
         resolve_overlaps(&mut candidates, &mut out);
-        let kept: Vec<(usize, usize, usize)> = out.iter().map(|f| (f.start, f.end, f.rule)).collect();
+        let kept: Vec<(usize, usize, usize)> =
+            out.iter().map(|f| (f.start, f.end, f.rule)).collect();
         assert_eq!(kept, [(0, 10, 1), (20, 25, 2), (30, 34, 2)]);
     }
 
@@ -952,7 +1158,10 @@ mod tests {
         assert!(check_pattern("[0-9]{3}-[0-9]{4}").unwrap().ascii);
         assert!(!check_pattern(r"\p{Lu}[a-z]+").unwrap().ascii);
         assert!(!check_pattern("[^0-9]x").unwrap().ascii);
-        assert_eq!(check_pattern("[0-9]{3}-[0-9]{2,4}").unwrap().max_len, Some(8));
+        assert_eq!(
+            check_pattern("[0-9]{3}-[0-9]{2,4}").unwrap().max_len,
+            Some(8)
+        );
         assert_eq!(check_pattern("[0-9]+").unwrap().max_len, None);
     }
 

@@ -17,19 +17,58 @@ use crate::validate::Validator;
 
 /// The files of the bundled packs, embedded in the binary at build time.
 const BUNDLED_FILES: &[(&str, &str)] = &[
-    ("safe-harbor/pack.toml", include_str!("../../../rules/safe-harbor/pack.toml")),
-    ("safe-harbor/names.toml", include_str!("../../../rules/safe-harbor/names.toml")),
-    ("safe-harbor/dates.toml", include_str!("../../../rules/safe-harbor/dates.toml")),
-    ("safe-harbor/contact.toml", include_str!("../../../rules/safe-harbor/contact.toml")),
-    ("safe-harbor/ids.toml", include_str!("../../../rules/safe-harbor/ids.toml")),
-    ("safe-harbor/places.toml", include_str!("../../../rules/safe-harbor/places.toml")),
-    ("dict/first-names.txt", include_str!("../../../rules/dict/first-names.txt")),
-    ("dict/surnames.txt", include_str!("../../../rules/dict/surnames.txt")),
-    ("dict/cities.txt", include_str!("../../../rules/dict/cities.txt")),
-    ("dict/counties.txt", include_str!("../../../rules/dict/counties.txt")),
-    ("dict/facility-words.txt", include_str!("../../../rules/dict/facility-words.txt")),
-    ("dict/clinical-terms.txt", include_str!("../../../rules/dict/clinical-terms.txt")),
-    ("dict/english-common.txt", include_str!("../../../rules/dict/english-common.txt")),
+    (
+        "safe-harbor/pack.toml",
+        include_str!("../../../rules/safe-harbor/pack.toml"),
+    ),
+    (
+        "safe-harbor/names.toml",
+        include_str!("../../../rules/safe-harbor/names.toml"),
+    ),
+    (
+        "safe-harbor/dates.toml",
+        include_str!("../../../rules/safe-harbor/dates.toml"),
+    ),
+    (
+        "safe-harbor/contact.toml",
+        include_str!("../../../rules/safe-harbor/contact.toml"),
+    ),
+    (
+        "safe-harbor/ids.toml",
+        include_str!("../../../rules/safe-harbor/ids.toml"),
+    ),
+    (
+        "safe-harbor/places.toml",
+        include_str!("../../../rules/safe-harbor/places.toml"),
+    ),
+    (
+        "dict/first-names.txt",
+        include_str!("../../../rules/dict/first-names.txt"),
+    ),
+    (
+        "dict/surnames.txt",
+        include_str!("../../../rules/dict/surnames.txt"),
+    ),
+    (
+        "dict/cities.txt",
+        include_str!("../../../rules/dict/cities.txt"),
+    ),
+    (
+        "dict/counties.txt",
+        include_str!("../../../rules/dict/counties.txt"),
+    ),
+    (
+        "dict/facility-words.txt",
+        include_str!("../../../rules/dict/facility-words.txt"),
+    ),
+    (
+        "dict/clinical-terms.txt",
+        include_str!("../../../rules/dict/clinical-terms.txt"),
+    ),
+    (
+        "dict/english-common.txt",
+        include_str!("../../../rules/dict/english-common.txt"),
+    ),
 ];
 
 /// The name of the pack loaded by default.
@@ -282,12 +321,20 @@ impl RuleSetBuilder {
             let origin = layer.origin;
             let mut spec = PackSpec::default();
             for text in layer.sources? {
-                let part: PackSpec = toml::from_str(&text)
-                    .map_err(|e| Error::new(origin.clone(), None, ErrorKind::Parse(e.to_string())))?;
+                let part: PackSpec =
+                    toml::from_str(&text).map_err(|e| parse_error(&origin, &text, &e))?;
                 spec.merge(part);
             }
-            let pack_name: Arc<str> = spec.pack.name.clone().unwrap_or_else(|| origin.clone()).into();
-            packs.push(PackInfo { name: pack_name.to_string(), version: spec.pack.version.clone() });
+            let pack_name: Arc<str> = spec
+                .pack
+                .name
+                .clone()
+                .unwrap_or_else(|| origin.clone())
+                .into();
+            packs.push(PackInfo {
+                name: pack_name.to_string(),
+                version: spec.pack.version.clone(),
+            });
             for name in &spec.pack.propagate {
                 let entity = parse_entity(&origin, None, name)?;
                 if !propagate.contains(&entity) {
@@ -299,16 +346,35 @@ impl RuleSetBuilder {
                 if let Some(file) = &dict.file {
                     let text = if layer.bundled {
                         // Bundled pack files sit in `rules/<pack>/`, dictionaries in `rules/dict/`.
-                        bundled_file(file.trim_start_matches("../")).map(str::to_owned).ok_or_else(|| {
-                            Error::new(origin.clone(), None, ErrorKind::Io(format!("no bundled file `{file}`")))
-                        })?
+                        bundled_file(file.trim_start_matches("../"))
+                            .map(str::to_owned)
+                            .ok_or_else(|| {
+                                Error::new(
+                                    origin.clone(),
+                                    None,
+                                    ErrorKind::Io(format!("no bundled file `{file}`")),
+                                )
+                            })?
                     } else {
-                        let path = layer.base_dir.as_deref().unwrap_or(Path::new(".")).join(file);
+                        let path = layer
+                            .base_dir
+                            .as_deref()
+                            .unwrap_or(Path::new("."))
+                            .join(file);
                         std::fs::read_to_string(&path).map_err(|e| {
-                            Error::new(origin.clone(), None, ErrorKind::Io(format!("dictionary `{}`: {e}", path.display())))
+                            Error::new(
+                                origin.clone(),
+                                None,
+                                ErrorKind::Io(format!("dictionary `{}`: {e}", path.display())),
+                            )
                         })?
                     };
-                    words.extend(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned));
+                    words.extend(
+                        text.lines()
+                            .map(str::trim)
+                            .filter(|l| !l.is_empty())
+                            .map(str::to_owned),
+                    );
                 }
                 match dictionaries.iter_mut().find(|(id, ..)| *id == dict.id) {
                     Some(existing) => (existing.1, existing.2) = (words, dict.source),
@@ -322,14 +388,20 @@ impl RuleSetBuilder {
                     return Err(Error::new(
                         origin,
                         Some(id),
-                        ErrorKind::Invalid("`disable` names a rule that no earlier pack defines".into()),
+                        ErrorKind::Invalid(
+                            "`disable` names a rule that no earlier pack defines".into(),
+                        ),
                     ));
                 }
             }
             let mut seen = std::collections::HashSet::new();
             for rule in spec.rules {
                 if !seen.insert(rule.id.clone()) {
-                    return Err(Error::new(origin, Some(&rule.id), ErrorKind::Invalid("duplicate rule id in this pack".into())));
+                    return Err(Error::new(
+                        origin,
+                        Some(&rule.id),
+                        ErrorKind::Invalid("duplicate rule id in this pack".into()),
+                    ));
                 }
                 match rule_specs.iter_mut().find(|(r, _)| r.id == rule.id) {
                     Some(existing) => *existing = (rule, pack_name.clone()),
@@ -338,7 +410,11 @@ impl RuleSetBuilder {
             }
         }
         if dictionaries.len() > 64 {
-            return Err(Error::new("rule set", None, ErrorKind::Invalid("more than 64 dictionaries".into())));
+            return Err(Error::new(
+                "rule set",
+                None,
+                ErrorKind::Invalid("more than 64 dictionaries".into()),
+            ));
         }
         let dict_ids: Vec<&str> = dictionaries.iter().map(|(id, ..)| id.as_str()).collect();
         let rules = rule_specs
@@ -348,29 +424,83 @@ impl RuleSetBuilder {
         let lexicon = Lexicon::new(dictionaries.iter().map(|(_, words, _)| words.as_slice()));
         let dictionaries = dictionaries
             .into_iter()
-            .map(|(id, words, source)| DictionaryInfo { id, source, entries: words.len() })
+            .map(|(id, words, source)| DictionaryInfo {
+                id,
+                source,
+                entries: words.len(),
+            })
             .collect();
-        Ok(RuleSet { rules, lexicon, propagate, packs, dictionaries })
+        Ok(RuleSet {
+            rules,
+            lexicon,
+            propagate,
+            packs,
+            dictionaries,
+        })
     }
+}
+
+/// A TOML error as one line — `line L, column C: message` — naming the rule whose table
+/// holds the error when there is one.
+fn parse_error(origin: &str, text: &str, error: &toml::de::Error) -> Error {
+    let message = error.message().replace('\n', " ");
+    let Some(span) = error.span() else {
+        return Error::new(origin, None, ErrorKind::Parse(message));
+    };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |p| p + 1) + 1;
+    // The enclosing `[[rule]]` table, and the id it declares.
+    let rule = before.rfind("[[rule]]").and_then(|table| {
+        let body = &text[table + "[[rule]]".len()..];
+        let body = &body[..body.find("\n[").unwrap_or(body.len())];
+        body.lines().find_map(|l| {
+            let value = l
+                .trim()
+                .strip_prefix("id")?
+                .trim_start()
+                .strip_prefix('=')?
+                .trim();
+            Some(value.trim_matches(|c| c == '"' || c == '\'').to_owned())
+        })
+    });
+    Error::new(
+        origin,
+        rule.as_deref(),
+        ErrorKind::Parse(format!("line {line}, column {column}: {message}")),
+    )
 }
 
 /// The text of a bundled file, by its path relative to `rules/`.
 pub fn bundled_file(path: &str) -> Option<&'static str> {
-    BUNDLED_FILES.iter().find(|(p, _)| *p == path).map(|(_, text)| *text)
+    BUNDLED_FILES
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, text)| *text)
 }
 
 fn parse_entity(pack: &str, rule: Option<&str>, name: &str) -> Result<EntityType, Error> {
-    name.parse().map_err(|e: crate::entity::UnknownEntityType| Error::new(pack, rule, ErrorKind::Invalid(e.to_string())))
+    name.parse().map_err(|e: crate::entity::UnknownEntityType| {
+        Error::new(pack, rule, ErrorKind::Invalid(e.to_string()))
+    })
 }
 
 fn validate_rule(spec: &RuleSpec, pack: &Arc<str>, dict_ids: &[&str]) -> Result<Rule, Error> {
     let id = spec.id.as_str();
-    let invalid = |message: String| Error::new(pack.to_string(), Some(id), ErrorKind::Invalid(message));
-    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')) {
-        return Err(invalid("ids use letters, digits, `.`, `-` and `_` only".into()));
+    let invalid =
+        |message: String| Error::new(pack.to_string(), Some(id), ErrorKind::Invalid(message));
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    {
+        return Err(invalid(
+            "ids use letters, digits, `.`, `-` and `_` only".into(),
+        ));
     }
     let entity = parse_entity(pack, Some(id), &spec.entity)?;
-    let confidence = unit_interval(spec.confidence.unwrap_or(0.8), "confidence").map_err(&invalid)?;
+    let confidence =
+        unit_interval(spec.confidence.unwrap_or(0.8), "confidence").map_err(&invalid)?;
     let dict_mask = |names: &[String], key: &str| -> Result<u64, Error> {
         names.iter().try_fold(0u64, |mask, name| {
             let index = dict_ids
@@ -397,34 +527,52 @@ fn validate_rule(spec: &RuleSpec, pack: &Arc<str>, dict_ids: &[&str]) -> Result<
             if let Some((_, key)) = word_keys.iter().find(|(set, _)| *set) {
                 return Err(invalid(format!("`{key}` applies to dictionary rules only")));
             }
-            RuleKind::Pattern { patterns: spec.patterns.clone().into_boxed_slice() }
+            RuleKind::Pattern {
+                patterns: spec.patterns.clone().into_boxed_slice(),
+            }
         }
         (true, false) => RuleKind::Words(WordRule {
             include: dict_mask(&spec.dictionaries, "dictionaries")?,
             exclude: dict_mask(&spec.exclude, "exclude")?,
             common: dict_mask(&spec.common, "common")?,
-            common_penalty: unit_interval(spec.common_penalty.unwrap_or(0.3), "common_penalty").map_err(&invalid)?,
+            common_penalty: unit_interval(spec.common_penalty.unwrap_or(0.3), "common_penalty")
+                .map_err(&invalid)?,
             case: match spec.case.as_deref() {
                 None | Some("any") => CaseRule::Any,
                 Some("title") => CaseRule::Title,
                 Some("upper") => CaseRule::Upper,
                 Some("title-or-upper") => CaseRule::TitleOrUpper,
-                Some(other) => return Err(invalid(format!("unknown case `{other}` (any, title, upper, title-or-upper)"))),
+                Some(other) => {
+                    return Err(invalid(format!(
+                        "unknown case `{other}` (any, title, upper, title-or-upper)"
+                    )));
+                }
             },
             max_words: match spec.max_words.unwrap_or(1) {
                 n @ 1..=8 => n,
                 n => return Err(invalid(format!("max_words {n} is outside 1..=8"))),
             },
-            join_bonus: unit_interval(spec.join_bonus.unwrap_or(0.0), "join_bonus").map_err(&invalid)?,
+            join_bonus: unit_interval(spec.join_bonus.unwrap_or(0.0), "join_bonus")
+                .map_err(&invalid)?,
         }),
-        _ => return Err(invalid("a rule has either `patterns` or `dictionaries`, exactly one of them".into())),
+        _ => {
+            return Err(invalid(
+                "a rule has either `patterns` or `dictionaries`, exactly one of them".into(),
+            ));
+        }
     };
     let validators = spec
         .validators
         .iter()
-        .map(|name| Validator::from_name(name).ok_or_else(|| invalid(format!("unknown validator `{name}`"))))
+        .map(|name| {
+            Validator::from_name(name).ok_or_else(|| invalid(format!("unknown validator `{name}`")))
+        })
         .collect::<Result<Vec<_>, _>>()?;
-    let context = spec.context.iter().map(|c| validate_context(c).map_err(&invalid)).collect::<Result<Vec<_>, _>>()?;
+    let context = spec
+        .context
+        .iter()
+        .map(|c| validate_context(c).map_err(&invalid))
+        .collect::<Result<Vec<_>, _>>()?;
     if spec.examples.is_empty() {
         return Err(invalid("a rule needs at least one example".into()));
     }
@@ -437,7 +585,11 @@ fn validate_rule(spec: &RuleSpec, pack: &Arc<str>, dict_ids: &[&str]) -> Result<
         confidence,
         context: context.into(),
         references: spec.references.clone().into(),
-        examples: spec.examples.iter().map(|e| (e.text.clone(), e.expected.clone())).collect(),
+        examples: spec
+            .examples
+            .iter()
+            .map(|e| (e.text.clone(), e.expected.clone()))
+            .collect(),
         negative_examples: spec.negative_examples.clone().into(),
         pack: pack.clone(),
     })
@@ -448,29 +600,54 @@ fn validate_context(spec: &ContextSpec) -> Result<Context, String> {
         "raise" => ContextEffect::Raise(unit_interval(spec.amount.unwrap_or(0.2), "amount")?),
         "lower" => ContextEffect::Lower(unit_interval(spec.amount.unwrap_or(0.2), "amount")?),
         "require" | "forbid" if spec.amount.is_some() => {
-            return Err(format!("context effect `{}` takes no `amount`", spec.effect));
+            return Err(format!(
+                "context effect `{}` takes no `amount`",
+                spec.effect
+            ));
         }
         "require" => ContextEffect::Require,
         "forbid" => ContextEffect::Forbid,
-        other => return Err(format!("unknown context effect `{other}` (raise, lower, require, forbid)")),
+        other => {
+            return Err(format!(
+                "unknown context effect `{other}` (raise, lower, require, forbid)"
+            ));
+        }
     };
     let side = match spec.side.as_deref() {
         None | Some("both") => Side::Both,
         Some("before") => Side::Before,
         Some("after") => Side::After,
-        Some(other) => return Err(format!("unknown context side `{other}` (before, after, both)")),
+        Some(other) => {
+            return Err(format!(
+                "unknown context side `{other}` (before, after, both)"
+            ));
+        }
     };
     let window = spec.window.unwrap_or(40);
     if window == 0 || window > 1024 {
         return Err(format!("context window {window} is outside 1..=1024 bytes"));
     }
-    let words: Vec<String> = spec.words.iter().map(|w| w.trim().to_lowercase()).filter(|w| !w.is_empty()).collect();
+    let words: Vec<String> = spec
+        .words
+        .iter()
+        .map(|w| w.trim().to_lowercase())
+        .filter(|w| !w.is_empty())
+        .collect();
     if words.is_empty() {
         return Err("a context entry needs at least one word".into());
     }
-    Ok(Context { words: words.into(), effect, window, side })
+    Ok(Context {
+        words: words.into(),
+        effect,
+        window,
+        side,
+    })
 }
 
 fn unit_interval(value: f32, key: &str) -> Result<f32, String> {
-    if (0.0..=1.0).contains(&value) { Ok(value) } else { Err(format!("`{key}` {value} is outside 0..=1")) }
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("`{key}` {value} is outside 0..=1"))
+    }
 }

@@ -65,7 +65,10 @@ fn decode(text: &[u8], at: usize) -> (Option<char>, usize) {
         0xF0..=0xF4 => 4,
         _ => return (None, 1),
     };
-    match text.get(at..at + len).and_then(|b| std::str::from_utf8(b).ok()) {
+    match text
+        .get(at..at + len)
+        .and_then(|b| std::str::from_utf8(b).ok())
+    {
         Some(s) => (s.chars().next(), len),
         None => (None, 1),
     }
@@ -157,7 +160,11 @@ pub(crate) fn words_into(text: &[u8], out: &mut Vec<Word>) {
                             push_word(text, *word, out);
                             let mut shape = Shape::default();
                             shape_of(&mut shape, true);
-                            *word = Word { start: at, end: at + len, shape };
+                            *word = Word {
+                                start: at,
+                                end: at + len,
+                                shape,
+                            };
                         } else {
                             shape_of(&mut word.shape, false);
                             word.end = at + len;
@@ -166,7 +173,11 @@ pub(crate) fn words_into(text: &[u8], out: &mut Vec<Word>) {
                     None => {
                         let mut shape = Shape::default();
                         shape_of(&mut shape, true);
-                        current = Some(Word { start: at, end: at + len, shape });
+                        current = Some(Word {
+                            start: at,
+                            end: at + len,
+                            shape,
+                        });
                     }
                 }
                 pending_joiner = false;
@@ -191,8 +202,14 @@ mod tests {
 
     #[test]
     fn names_with_marks_apostrophes_and_hyphens_are_one_word() {
-        assert_eq!(words("José Zoë O'Brien Smith-Jones"), ["José", "Zoë", "O'Brien", "Smith-Jones"]);
-        assert_eq!(words("Nguyễn, Nguye\u{302}\u{303}n."), ["Nguyễn", "Nguye\u{302}\u{303}n"]);
+        assert_eq!(
+            words("José Zoë O'Brien Smith-Jones"),
+            ["José", "Zoë", "O'Brien", "Smith-Jones"]
+        );
+        assert_eq!(
+            words("Nguyễn, Nguye\u{302}\u{303}n."),
+            ["Nguyễn", "Nguye\u{302}\u{303}n"]
+        );
         assert_eq!(words("O’Neil's Smith’s it's"), ["O’Neil", "Smith", "it"]);
     }
 
@@ -207,7 +224,10 @@ mod tests {
     fn invalid_utf8_separates_words() {
         let mut out = Vec::new();
         words_into(b"ab\xFFcd\xE2\x82", &mut out);
-        assert_eq!(out.iter().map(|w| (w.start, w.end)).collect::<Vec<_>>(), [(0, 2), (3, 5)]);
+        assert_eq!(
+            out.iter().map(|w| (w.start, w.end)).collect::<Vec<_>>(),
+            [(0, 2), (3, 5)]
+        );
     }
 
     #[test]

@@ -34,6 +34,15 @@ words = ["Anna", "José", "Zoë", "O'Neil", "Smith", "Smith-Jones", "Mary Ann", 
 id = "stop"
 words = ["May", "Parkinson"]
 
+# First in the pack, so the union of the ASCII patterns prefers its short match to the
+# longer ones of later rules that start at the same byte (their windows must still hold them).
+[[rule]]
+id = "t.dashdigit"
+type = "OTHER_ID"
+patterns = ['''-[0-9]''']
+confidence = 0.5
+examples = [{ text = "a-1", match = "-1" }]
+
 [[rule]]
 id = "t.ssn"
 type = "SSN"
@@ -121,6 +130,24 @@ confidence = 0.6
 examples = [{ text = "ID:\nX12", match = "ID:\nX12" }]
 
 [[rule]]
+id = "t.chain"
+type = "ACCOUNT_NUMBER"
+patterns = [
+  '''[0-9]{3}-[0-9]{2}-[0-9]{4}(?:-[0-9]{1,8})?''',
+  '''(?m:^)[A-Z]{2}[0-9]{2,6}(?m:$)''',
+  '''(?:ab|abcdef)[0-9]{0,3}?x''',
+]
+confidence = 0.5
+examples = [{ text = "x 536-90-4399-12", match = "536-90-4399-12" }]
+
+[[rule]]
+id = "t.accented"
+type = "NAME"
+patterns = ['''[ÀÉŻ]\p{Ll}{1,3}''', '''Dr\. \p{Lu}\p{Ll}{1,12}(?:-\p{Lu}\p{Ll}{1,12})?''']
+confidence = 0.5
+examples = [{ text = "Dr. Żukowski-Nowak", match = "Dr. Żukowski-Nowak" }]
+
+[[rule]]
 id = "t.words"
 type = "NAME"
 dictionaries = ["given"]
@@ -131,6 +158,12 @@ join_bonus = 0.1
 confidence = 0.6
 examples = [{ text = "Maria Lopez came", match = "Maria Lopez" }]
 "#;
+
+/// Cases per property: 64 by default, to keep the suite fast; `PROPTEST_CASES=5000` for a
+/// deep run.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(64)
+}
 
 fn bundled() -> RuleSet {
     static RULES: OnceLock<RuleSet> = OnceLock::new();
@@ -215,6 +248,8 @@ mod texts {
             Just(s("zoë.o'neil@example.org")),
             "[0-9]{5}(-[0-9]{4})?".prop_map(|x| s(&x)),
             "#[0-9]{1,9}".prop_map(|x| s(&x)),
+            prop::sample::select(vec!["-5", "536-90-4399-1234", "\nXY1234\n", "ab", "abx", "abcdef12x", "Éva", "Dr. Żukowski-Nowak"])
+                .prop_map(s),
         ]
         .boxed()
     }
@@ -323,7 +358,7 @@ mod agreement {
     use proptest::prelude::*;
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
         #[test]
         fn fast_path_equals_reference_on_generated_text(text in texts::text(false)) {
@@ -375,7 +410,9 @@ mod agreement {
         };
         let mut documents = 0;
         let mut candidates = 0;
-        for line in corpus.lines().filter(|l| !l.trim().is_empty()).take(300) {
+        // The first 300 documents by default; `DEID_CORPUS_DOCS=2000` for a deep run.
+        let wanted: usize = std::env::var("DEID_CORPUS_DOCS").ok().and_then(|n| n.parse().ok()).unwrap_or(300);
+        for line in corpus.lines().filter(|l| !l.trim().is_empty()).take(wanted) {
             let record: serde_json::Value = serde_json::from_str(line).expect("the corpus is JSONL");
             let texts: Vec<&str> = record
                 .as_object()
@@ -394,7 +431,7 @@ mod agreement {
             }
             documents += 1;
         }
-        assert_eq!(documents, 300, "the dev corpus has at least 300 documents");
+        assert!(documents >= wanted.min(300), "the dev corpus has at least 300 documents, found {documents}");
         assert!(candidates > 0);
     }
 }
@@ -460,7 +497,7 @@ mod invariants {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
         #[test]
         fn scan_output_is_sorted_disjoint_and_on_char_boundaries(text in texts::text(true)) {
@@ -704,8 +741,8 @@ examples = [{ text = "536-90-4399", match = "536-90-4399" }]"#;
 
     #[test]
     fn a_pack_without_a_name_is_named_by_its_origin_in_errors() {
-        let text = format!("[[rule]]\nid = \"no.examples\"\ntype = \"SSN\"\npatterns = ['''x[0-9]+''']\n");
-        let error = load_error("/tmp/site/user-rules.toml", &text);
+        let text = "[[rule]]\nid = \"no.examples\"\ntype = \"SSN\"\npatterns = ['''x[0-9]+''']\n";
+        let error = load_error("/tmp/site/user-rules.toml", text);
         assert_names(&error, "/tmp/site/user-rules.toml", "no.examples");
     }
 

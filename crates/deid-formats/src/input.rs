@@ -49,7 +49,10 @@ pub struct InputError {
 
 impl InputError {
     fn io(path: &Path, error: &std::io::Error) -> InputError {
-        InputError { path: path.display().to_string(), message: error.to_string() }
+        InputError {
+            path: path.display().to_string(),
+            message: error.to_string(),
+        }
     }
 }
 
@@ -83,7 +86,10 @@ fn walk(dir: &Path, sources: &mut Vec<Source>, errors: &mut Vec<InputError>) {
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     for path in paths {
-        if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        {
             continue;
         }
         match std::fs::symlink_metadata(&path) {
@@ -131,7 +137,10 @@ impl Content {
                 let mut bytes = Vec::new();
                 std::io::stdin()
                     .read_to_end(&mut bytes)
-                    .map_err(|e| InputError { path: "-".into(), message: e.to_string() })?;
+                    .map_err(|e| InputError {
+                        path: "-".into(),
+                        message: e.to_string(),
+                    })?;
                 Ok(Content::Buffer(bytes))
             }
             Source::File(path) => {
@@ -168,11 +177,15 @@ pub enum Format {
 /// decide). `.jsonl` and `.ndjson` files are JSONL; other files are JSONL when their first
 /// line is a JSON object, else text.
 pub fn sniff(source: &Source, bytes: &[u8]) -> Format {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let head = &bytes[..bytes.len().min(SNIFF_LEN)];
     if memchr::memchr(0, head).is_some() {
         return Format::Binary;
     }
-    let extension = source.path().and_then(Path::extension).map(|e| e.to_string_lossy().to_ascii_lowercase());
+    let extension = source
+        .path()
+        .and_then(Path::extension)
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
     match extension.as_deref() {
         Some("jsonl" | "ndjson") => Format::Jsonl,
         Some("txt" | "text" | "md" | "note") => Format::Text,
@@ -202,10 +215,17 @@ mod tests {
         let file = |name: &str| Source::File(PathBuf::from(name));
         assert_eq!(sniff(&file("a.txt"), b"hello"), Format::Text);
         assert_eq!(sniff(&file("a.jsonl"), b"{}"), Format::Jsonl);
-        assert_eq!(sniff(&file("a"), b"{\"id\": 1}\n{\"id\": 2}\n"), Format::Jsonl);
+        assert_eq!(
+            sniff(&file("a"), b"{\"id\": 1}\n{\"id\": 2}\n"),
+            Format::Jsonl
+        );
         assert_eq!(sniff(&file("a"), b"{not json\n"), Format::Text);
         assert_eq!(sniff(&file("a.jsonl"), b"{\"a\":1}\0"), Format::Binary);
         assert_eq!(sniff(&Source::Stdin, b""), Format::Text);
+        assert_eq!(
+            sniff(&file("a"), b"\xEF\xBB\xBF{\"id\": 1}\n"),
+            Format::Jsonl
+        );
     }
 
     #[test]
@@ -217,7 +237,16 @@ mod tests {
         std::fs::write(dir.path().join(".hidden"), "h").unwrap();
         let missing = dir.path().join("missing");
         let (sources, errors) = discover(&[dir.path().to_path_buf(), missing]);
-        let names: Vec<_> = sources.iter().map(|s| s.path().unwrap().strip_prefix(dir.path()).unwrap().to_owned()).collect();
+        let names: Vec<_> = sources
+            .iter()
+            .map(|s| {
+                s.path()
+                    .unwrap()
+                    .strip_prefix(dir.path())
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
         assert_eq!(names, [PathBuf::from("b.txt"), PathBuf::from("sub/a.txt")]);
         assert_eq!(errors.len(), 1);
         assert!(errors[0].path.ends_with("missing"));

@@ -3,8 +3,8 @@
 //! A record's text fields are its string values, found recursively and named by their
 //! path (`note`, `visit.summary`, `notes.0`). By default every string field is scanned
 //! except the id field, whose value names the document in findings. Rewriting a record
-//! keeps every field, the field order (serde_json's `preserve_order`) and numbers exactly as
-//! written (`arbitrary_precision`); only the rewritten strings change.
+//! ([`splice_strings`]) copies the line byte for byte except the rewritten strings, so every
+//! field, the field order, spacing, escapes and number spellings stay as written.
 
 use std::ops::Range;
 
@@ -21,13 +21,20 @@ pub struct FieldSelection {
 
 impl Default for FieldSelection {
     fn default() -> FieldSelection {
-        FieldSelection { fields: Vec::new(), id_field: "id".to_owned() }
+        FieldSelection {
+            fields: Vec::new(),
+            id_field: "id".to_owned(),
+        }
     }
 }
 
 impl FieldSelection {
     fn wants(&self, path: &str) -> bool {
-        if self.fields.is_empty() { path != self.id_field } else { self.fields.iter().any(|f| f == path) }
+        if self.fields.is_empty() {
+            path != self.id_field
+        } else {
+            self.fields.iter().any(|f| f == path)
+        }
     }
 }
 
@@ -47,6 +54,8 @@ pub struct JsonlError {
 /// When the line is not valid JSON, not UTF-8, or not an object. The message names the
 /// column but never quotes the line, which may hold identifiers.
 pub fn parse_record(line: &[u8], line_number: u64) -> Result<Map<String, Value>, JsonlError> {
+    // Files saved by some Windows tools start with a UTF-8 byte order mark.
+    let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
     match serde_json::from_slice::<Value>(line) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(other) => Err(JsonlError {
@@ -96,7 +105,11 @@ pub fn document_id(record: &Map<String, Value>, selection: &FieldSelection) -> O
 }
 
 /// Calls `visit(path, text)` for every selected string field, in document order.
-pub fn for_each_text_field(record: &Map<String, Value>, selection: &FieldSelection, visit: &mut dyn FnMut(&str, &str)) {
+pub fn for_each_text_field(
+    record: &Map<String, Value>,
+    selection: &FieldSelection,
+    visit: &mut dyn FnMut(&str, &str),
+) {
     let mut path = String::new();
     for (key, value) in record {
         path.clear();
@@ -109,57 +122,24 @@ pub fn for_each_text_field(record: &Map<String, Value>, selection: &FieldSelecti
     }
 }
 
-/// Replaces every selected string field for which `rewrite(path, text)` returns a new text.
-pub fn rewrite_text_fields(
-    record: &mut Map<String, Value>,
+fn visit_value(
+    value: &Value,
+    path: &mut String,
     selection: &FieldSelection,
-    rewrite: &mut dyn FnMut(&str, &str) -> Option<String>,
+    visit: &mut dyn FnMut(&str, &Value),
 ) {
-    let mut path = String::new();
-    for (key, value) in record.iter_mut() {
-        path.clear();
-        path.push_str(key);
-        visit_value_mut(value, &mut path, selection, rewrite);
-    }
-}
-
-fn visit_value(value: &Value, path: &mut String, selection: &FieldSelection, visit: &mut dyn FnMut(&str, &Value)) {
     match value {
         Value::String(_) if selection.wants(path) => visit(path, value),
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                with_child(path, &i.to_string(), |p| visit_value(item, p, selection, visit));
+                with_child(path, &i.to_string(), |p| {
+                    visit_value(item, p, selection, visit)
+                });
             }
         }
         Value::Object(map) => {
             for (key, item) in map {
                 with_child(path, key, |p| visit_value(item, p, selection, visit));
-            }
-        }
-        _ => {}
-    }
-}
-
-fn visit_value_mut(
-    value: &mut Value,
-    path: &mut String,
-    selection: &FieldSelection,
-    rewrite: &mut dyn FnMut(&str, &str) -> Option<String>,
-) {
-    match value {
-        Value::String(text) if selection.wants(path) => {
-            if let Some(new) = rewrite(path, text) {
-                *text = new;
-            }
-        }
-        Value::Array(items) => {
-            for (i, item) in items.iter_mut().enumerate() {
-                with_child(path, &i.to_string(), |p| visit_value_mut(item, p, selection, rewrite));
-            }
-        }
-        Value::Object(map) => {
-            for (key, item) in map.iter_mut() {
-                with_child(path, key, |p| visit_value_mut(item, p, selection, rewrite));
             }
         }
         _ => {}
@@ -172,6 +152,135 @@ fn with_child(path: &mut String, child: &str, f: impl FnOnce(&mut String)) {
     path.push_str(child);
     f(path);
     path.truncate(len);
+}
+
+/// Copies a record's line with the strings at the given field paths replaced, and every
+/// other byte — spacing, escapes, number spellings such as `1e3` — exactly as it was.
+///
+/// `line` must be a JSON object that [`parse_record`] accepted. Paths are those that
+/// [`for_each_text_field`] reports.
+pub fn splice_strings(line: &[u8], replacements: &[(String, String)], out: &mut Vec<u8>) {
+    let body = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+    out.extend_from_slice(&line[..line.len() - body.len()]);
+    let mut splicer = Splicer {
+        bytes: body,
+        at: 0,
+        path: String::new(),
+        replacements,
+        out,
+    };
+    splicer.value();
+    let rest = &body[splicer.at.min(body.len())..];
+    splicer.out.extend_from_slice(rest);
+}
+
+/// A walk over valid JSON that copies it to `out`, replacing selected string values.
+struct Splicer<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    path: String,
+    replacements: &'a [(String, String)],
+    out: &'a mut Vec<u8>,
+}
+
+impl Splicer<'_> {
+    fn copy_while(&mut self, keep: impl Fn(u8) -> bool) {
+        let start = self.at;
+        while self.bytes.get(self.at).is_some_and(|&b| keep(b)) {
+            self.at += 1;
+        }
+        self.out.extend_from_slice(&self.bytes[start..self.at]);
+    }
+
+    fn whitespace(&mut self) {
+        self.copy_while(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
+    }
+
+    /// The end of the string token starting at `self.at` (a `"`).
+    fn string_end(&self) -> usize {
+        let mut i = self.at + 1;
+        while i < self.bytes.len() {
+            match self.bytes[i] {
+                b'\\' => i += 2,
+                b'"' => return i + 1,
+                _ => i += 1,
+            }
+        }
+        self.bytes.len()
+    }
+
+    fn value(&mut self) {
+        self.whitespace();
+        match self.bytes.get(self.at) {
+            Some(b'"') => {
+                let end = self.string_end();
+                match self
+                    .replacements
+                    .iter()
+                    .find(|(path, _)| *path == self.path)
+                {
+                    Some((_, text)) => {
+                        // Serialising a string cannot fail.
+                        let _ = serde_json::to_writer(&mut *self.out, text);
+                    }
+                    None => self.out.extend_from_slice(&self.bytes[self.at..end]),
+                }
+                self.at = end;
+            }
+            Some(b'{') => self.container(b'}', true),
+            Some(b'[') => self.container(b']', false),
+            Some(_) => {
+                self.copy_while(|b| !matches!(b, b',' | b']' | b'}' | b' ' | b'\t' | b'\r' | b'\n'))
+            }
+            None => {}
+        }
+    }
+
+    fn container(&mut self, close: u8, object: bool) {
+        self.out.push(self.bytes[self.at]);
+        self.at += 1;
+        let mut index = 0usize;
+        loop {
+            self.whitespace();
+            match self.bytes.get(self.at) {
+                None => return,
+                Some(&b) if b == close => {
+                    self.out.push(b);
+                    self.at += 1;
+                    return;
+                }
+                Some(b',') => {
+                    self.out.push(b',');
+                    self.at += 1;
+                    continue;
+                }
+                Some(_) => {}
+            }
+            let child = if object {
+                let end = self.string_end();
+                let key: String =
+                    serde_json::from_slice(&self.bytes[self.at..end]).unwrap_or_default();
+                self.out.extend_from_slice(&self.bytes[self.at..end]);
+                self.at = end;
+                self.whitespace();
+                if self.bytes.get(self.at) == Some(&b':') {
+                    self.out.push(b':');
+                    self.at += 1;
+                }
+                key
+            } else {
+                index += 1;
+                (index - 1).to_string()
+            };
+            let len = self.path.len();
+            if !self.path.is_empty() {
+                self.path.push('.');
+            }
+            self.path.push_str(&child);
+            self.value();
+            self.path.truncate(len);
+        }
+    }
 }
 
 /// Cuts `bytes` into chunks of whole lines of about `target` bytes, each with the 1-based
@@ -199,7 +308,8 @@ pub fn line_chunks(bytes: &[u8], target: usize) -> Vec<(Range<usize>, u64)> {
 pub fn lines(chunk: &[u8]) -> impl Iterator<Item = &[u8]> {
     let body = chunk.strip_suffix(b"\n").unwrap_or(chunk);
     let mut parts = (!chunk.is_empty()).then(|| body.split(|&b| b == b'\n'));
-    std::iter::from_fn(move || parts.as_mut()?.next()).map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+    std::iter::from_fn(move || parts.as_mut()?.next())
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
 }
 
 #[cfg(test)]
@@ -207,23 +317,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fields_are_visited_and_rewritten_in_order_keeping_the_rest() {
+    fn fields_are_visited_in_order() {
         let line = br#"{"id":"n1","text":"Call Ann","n":1.50,"meta":{"who":"Ann","k":[ "x", 2 ]}}"#;
-        let mut record = parse_record(line, 1).unwrap();
+        let record = parse_record(line, 1).unwrap();
         let selection = FieldSelection::default();
         assert_eq!(document_id(&record, &selection).as_deref(), Some("n1"));
         let mut seen = Vec::new();
-        for_each_text_field(&record, &selection, &mut |p, t| seen.push(format!("{p}={t}")));
+        for_each_text_field(&record, &selection, &mut |p, t| {
+            seen.push(format!("{p}={t}"))
+        });
         assert_eq!(seen, ["text=Call Ann", "meta.who=Ann", "meta.k.0=x"]);
-        rewrite_text_fields(&mut record, &selection, &mut |_, t| Some(t.replace("Ann", "[NAME]")));
-        let out = serde_json::to_string(&record).unwrap();
-        assert_eq!(out, r#"{"id":"n1","text":"Call [NAME]","n":1.50,"meta":{"who":"[NAME]","k":["x",2]}}"#);
+    }
+
+    #[test]
+    fn splicing_keeps_every_other_byte() {
+        let line = "\u{feff}{\"id\": \"n1\", \"text\" : \"Call Ann\", \"n\": 1e3, \"m\": {\"k\": [\"x\", \"caf\\u00e9 \\/\"]}}";
+        let replacements = vec![
+            ("text".to_owned(), "Call [NAME]".to_owned()),
+            ("m.k.1".to_owned(), "é\"".to_owned()),
+        ];
+        let mut out = Vec::new();
+        splice_strings(line.as_bytes(), &replacements, &mut out);
+        let expected = "\u{feff}{\"id\": \"n1\", \"text\" : \"Call [NAME]\", \"n\": 1e3, \"m\": {\"k\": [\"x\", \"é\\\"\"]}}";
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
     }
 
     #[test]
     fn selected_fields_only() {
         let record = parse_record(br#"{"id":"1","a":"x","b":"y"}"#, 1).unwrap();
-        let selection = FieldSelection { fields: vec!["b".into()], id_field: "id".into() };
+        let selection = FieldSelection {
+            fields: vec!["b".into()],
+            id_field: "id".into(),
+        };
         let mut seen = Vec::new();
         for_each_text_field(&record, &selection, &mut |p, _| seen.push(p.to_owned()));
         assert_eq!(seen, ["b"]);
@@ -234,7 +359,12 @@ mod tests {
         let error = parse_record(br#"{"ssn": "536-90-4399""#, 7).unwrap_err();
         assert_eq!(error.line, 7);
         assert!(!error.to_string().contains("4399"), "{error}");
-        assert!(parse_record(b"[1]", 1).unwrap_err().message.contains("array"));
+        assert!(
+            parse_record(b"[1]", 1)
+                .unwrap_err()
+                .message
+                .contains("array")
+        );
         assert!(parse_record(b"{\"a\": \"\xff\"}", 1).is_err());
     }
 
@@ -242,8 +372,14 @@ mod tests {
     fn chunks_hold_whole_lines_and_count_them() {
         let text = b"a\nbb\r\nccc\n\nd";
         let chunks = line_chunks(text, 3);
-        assert_eq!(chunks.iter().map(|(_, l)| *l).collect::<Vec<_>>(), [1, 3, 4]);
-        let all: Vec<&[u8]> = chunks.iter().flat_map(|(r, _)| lines(&text[r.clone()]).collect::<Vec<_>>()).collect();
+        assert_eq!(
+            chunks.iter().map(|(_, l)| *l).collect::<Vec<_>>(),
+            [1, 3, 4]
+        );
+        let all: Vec<&[u8]> = chunks
+            .iter()
+            .flat_map(|(r, _)| lines(&text[r.clone()]).collect::<Vec<_>>())
+            .collect();
         assert_eq!(all, [&b"a"[..], b"bb", b"ccc", b"", b"d"]);
     }
 }

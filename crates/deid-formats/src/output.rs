@@ -24,8 +24,14 @@ impl AtomicFile {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
             _ => Path::new("."),
         };
-        let temp = tempfile::Builder::new().prefix(".deid-").suffix(".tmp").tempfile_in(dir)?;
-        Ok(AtomicFile { target: target.to_owned(), writer: BufWriter::with_capacity(1 << 16, temp) })
+        let temp = tempfile::Builder::new()
+            .prefix(".deid-")
+            .suffix(".tmp")
+            .tempfile_in(dir)?;
+        Ok(AtomicFile {
+            target: target.to_owned(),
+            writer: BufWriter::with_capacity(1 << 16, temp),
+        })
     }
 
     /// The path the file will have.
@@ -38,7 +44,10 @@ impl AtomicFile {
     /// # Errors
     /// When flushing or renaming fails; the temporary file is then removed.
     pub fn commit(self) -> io::Result<()> {
-        let temp = self.writer.into_inner().map_err(io::IntoInnerError::into_error)?;
+        let temp = self
+            .writer
+            .into_inner()
+            .map_err(io::IntoInnerError::into_error)?;
         temp.as_file().sync_all()?;
         temp.persist(&self.target).map_err(|e| e.error)?;
         Ok(())
@@ -72,7 +81,11 @@ mod tests {
         assert!(!target.exists());
         drop(file);
         assert!(!target.exists());
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "temp file removed");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "temp file removed"
+        );
         let mut file = AtomicFile::create(&target).unwrap();
         file.write_all(b"whole").unwrap();
         file.commit().unwrap();

@@ -85,7 +85,14 @@ pub struct FindingSink<W: Write> {
 impl<W: Write> FindingSink<W> {
     /// Starts a sink; SARIF needs the rule list up front.
     pub fn new(format: SinkFormat, out: W, rules: Vec<RuleDescription>) -> FindingSink<W> {
-        FindingSink { format, out, written: 0, rules, counts: BTreeMap::new(), scanned: BTreeMap::new() }
+        FindingSink {
+            format,
+            out,
+            written: 0,
+            rules,
+            counts: BTreeMap::new(),
+            scanned: BTreeMap::new(),
+        }
     }
 
     /// Records that a file was scanned (the summary lists clean files too).
@@ -104,7 +111,8 @@ impl<W: Write> FindingSink<W> {
                 self.out.write_all(b"\n")?;
             }
             SinkFormat::Json => {
-                self.out.write_all(if self.written == 0 { b"[\n" } else { b",\n" })?;
+                self.out
+                    .write_all(if self.written == 0 { b"[\n" } else { b",\n" })?;
                 serde_json::to_writer(&mut self.out, record)?;
             }
             SinkFormat::Sarif => {
@@ -116,7 +124,12 @@ impl<W: Write> FindingSink<W> {
                 serde_json::to_writer(&mut self.out, &sarif_result(record))?;
             }
             SinkFormat::Summary => {
-                *self.counts.entry(record.path.to_owned()).or_default().entry(record.entity).or_default() += 1;
+                *self
+                    .counts
+                    .entry(record.path.to_owned())
+                    .or_default()
+                    .entry(record.entity)
+                    .or_default() += 1;
             }
         }
         self.written += 1;
@@ -135,7 +148,10 @@ impl<W: Write> FindingSink<W> {
     pub fn finish(mut self) -> io::Result<W> {
         match self.format {
             SinkFormat::Jsonl => {}
-            SinkFormat::Json => self.out.write_all(if self.written == 0 { b"[]\n" } else { b"\n]\n" })?,
+            SinkFormat::Json => {
+                self.out
+                    .write_all(if self.written == 0 { b"[]\n" } else { b"\n]\n" })?
+            }
             SinkFormat::Sarif => {
                 if self.written == 0 {
                     self.sarif_header()?;
@@ -182,7 +198,11 @@ impl<W: Write> FindingSink<W> {
         }
         let files_with = self.counts.len();
         let files = self.scanned.len().max(files_with);
-        writeln!(self.out, "{} finding(s) in {files_with} of {files} file(s)", self.written)?;
+        writeln!(
+            self.out,
+            "{} finding(s) in {files_with} of {files} file(s)",
+            self.written
+        )?;
         if totals.is_empty() {
             return Ok(());
         }
@@ -193,7 +213,11 @@ impl<W: Write> FindingSink<W> {
         writeln!(self.out, "\n{:<10} {:<16} FILE", "FINDINGS", "TOP TYPE")?;
         for (path, counts) in &self.counts {
             let total: u64 = counts.values().sum();
-            let top = counts.iter().max_by_key(|(_, n)| **n).map(|(e, _)| e.as_str()).unwrap_or("-");
+            let top = counts
+                .iter()
+                .max_by_key(|(_, n)| **n)
+                .map(|(e, _)| e.as_str())
+                .unwrap_or("-");
             writeln!(self.out, "{total:<10} {top:<16} {path}")?;
         }
         Ok(())
@@ -201,8 +225,13 @@ impl<W: Write> FindingSink<W> {
 }
 
 fn sarif_result(record: &FindingRecord<'_>) -> serde_json::Value {
-    let mut properties = serde_json::json!({"entity": record.entity, "confidence": record.confidence});
-    for (key, value) in [("doc", record.doc), ("field", record.field), ("column", record.column)] {
+    let mut properties =
+        serde_json::json!({"entity": record.entity, "confidence": record.confidence});
+    for (key, value) in [
+        ("doc", record.doc),
+        ("field", record.field),
+        ("column", record.column),
+    ] {
         if let Some(value) = value {
             properties[key] = value.into();
         }
@@ -210,7 +239,8 @@ fn sarif_result(record: &FindingRecord<'_>) -> serde_json::Value {
     if let Some(row) = record.row {
         properties["row"] = row.into();
     }
-    let mut region = serde_json::json!({"byteOffset": record.start, "byteLength": record.end - record.start});
+    let mut region =
+        serde_json::json!({"byteOffset": record.start, "byteLength": record.end - record.start});
     if let Some(value) = record.value {
         region["snippet"] = serde_json::json!({"text": value});
     }
@@ -247,7 +277,11 @@ mod tests {
     }
 
     fn render(format: SinkFormat, n: usize) -> String {
-        let rules = vec![RuleDescription { id: "ssn.formatted".into(), name: "SSN".into(), entity: EntityType::Ssn }];
+        let rules = vec![RuleDescription {
+            id: "ssn.formatted".into(),
+            name: "SSN".into(),
+            entity: EntityType::Ssn,
+        }];
         let mut sink = FindingSink::new(format, Vec::new(), rules);
         for _ in 0..n {
             sink.write(&record("a.jsonl")).unwrap();
@@ -267,12 +301,17 @@ mod tests {
     #[test]
     fn json_and_sarif_are_valid_json_with_and_without_findings() {
         for n in [0, 2] {
-            let json: serde_json::Value = serde_json::from_str(&render(SinkFormat::Json, n)).unwrap();
+            let json: serde_json::Value =
+                serde_json::from_str(&render(SinkFormat::Json, n)).unwrap();
             assert_eq!(json.as_array().unwrap().len(), n);
-            let sarif: serde_json::Value = serde_json::from_str(&render(SinkFormat::Sarif, n)).unwrap();
+            let sarif: serde_json::Value =
+                serde_json::from_str(&render(SinkFormat::Sarif, n)).unwrap();
             assert_eq!(sarif["version"], "2.1.0");
             assert_eq!(sarif["runs"][0]["results"].as_array().unwrap().len(), n);
-            assert_eq!(sarif["runs"][0]["tool"]["driver"]["rules"][0]["id"], "ssn.formatted");
+            assert_eq!(
+                sarif["runs"][0]["tool"]["driver"]["rules"][0]["id"],
+                "ssn.formatted"
+            );
         }
     }
 

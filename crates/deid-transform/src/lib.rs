@@ -62,7 +62,13 @@ mod tests {
 
     #[test]
     fn overlapping_and_out_of_range_findings_are_skipped() {
-        let f = |start, end| Finding { start, end, entity: EntityType::Date, rule: 0, confidence: 1.0 };
+        let f = |start, end| Finding {
+            start,
+            end,
+            entity: EntityType::Date,
+            rule: 0,
+            confidence: 1.0,
+        };
         let mut out = Vec::new();
         apply_into(b"0123456789", &[f(1, 3), f(2, 4), f(8, 12)], &Tag, &mut out);
         assert_eq!(out, b"0[DATE]3456789");
