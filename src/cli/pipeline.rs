@@ -534,7 +534,7 @@ fn process(engine: &Engine, selection: &FieldSelection, mode: Mode, item: &Item)
                     let record = match jsonl::parse_record(line, number) {
                         Ok(record) => record,
                         Err(error) => {
-                            result.error = Some(error.to_string());
+                            result.error = Some(format!("{}: error: {}", error.line, error.message));
                             return;
                         }
                     };
@@ -646,11 +646,8 @@ impl<W: Write> Emitter<'_, W> {
                     .or_default() += 1;
             }
             if let Some(error) = &result.error {
-                let position = match item.file.format {
-                    Format::Jsonl => format!("{name}:{error}"),
-                    _ => format!("{name}: {error}"),
-                };
-                eprintln!("{}", position.replacen(": ", ": error: ", 1));
+                // `error` starts with its position (`LINE: error: …`).
+                eprintln!("{name}:{error}");
                 self.totals.errors += 1;
                 if let Some(entry) = self.writers.get_mut(&id) {
                     entry.1 = true;
