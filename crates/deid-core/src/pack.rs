@@ -513,7 +513,7 @@ fn validate_rule(spec: &RuleSpec, pack: &Arc<str>, dict_ids: &[&str]) -> Result<
     let kind = match (spec.patterns.is_empty(), spec.dictionaries.is_empty()) {
         (false, true) => {
             for pattern in &spec.patterns {
-                crate::matcher::check_pattern(pattern)
+                crate::matcher::pattern_shape(pattern)
                     .map_err(|m| Error::new(pack.to_string(), Some(id), ErrorKind::Pattern(m)))?;
             }
             let word_keys = [
