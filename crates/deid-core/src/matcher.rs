@@ -2,9 +2,8 @@
 //!
 //! # How a scan works
 //!
-//! 1. **Candidates, one pass per pattern family.** Patterns are split into two families —
-//!    ASCII-only patterns (numbers, codes, addresses of the Internet) and the rest (names,
-//!    places) — and each family is compiled into one leftmost-first multi-pattern automaton
+//! 1. **Candidates, one pass per pattern family.** The patterns of each entity type form a
+//!    family, compiled into one leftmost-first multi-pattern automaton
 //!    (regex-automata's meta engine: literal prefilters in front of a lazy DFA). One pass of
 //!    each family's automaton over the text yields its *union matches*. The text is cut into
 //!    segments at blank lines (at most [`MAX_SEGMENT`] bytes); a family with no union match
@@ -194,8 +193,6 @@ fn syntax_config() -> syntax::Config {
 pub(crate) struct PatternShape {
     /// The longest match in bytes, when bounded.
     pub(crate) max_len: Option<usize>,
-    /// Whether the pattern can only match ASCII bytes.
-    pub(crate) ascii: bool,
 }
 
 /// Parses a pattern: its shape, or why it is refused (it does not parse, can match the
@@ -219,24 +216,7 @@ pub(crate) fn pattern_shape(pattern: &str) -> Result<PatternShape, String> {
                 .into(),
         );
     }
-    Ok(PatternShape {
-        max_len: hir.properties().maximum_len(),
-        ascii: is_ascii(&hir),
-    })
-}
-
-/// Whether every byte a pattern can match is ASCII.
-fn is_ascii(hir: &regex_syntax::hir::Hir) -> bool {
-    use regex_syntax::hir::{Class, HirKind};
-    match hir.kind() {
-        HirKind::Empty | HirKind::Look(_) => true,
-        HirKind::Literal(literal) => literal.0.is_ascii(),
-        HirKind::Class(Class::Unicode(class)) => class.ranges().iter().all(|r| r.end().is_ascii()),
-        HirKind::Class(Class::Bytes(class)) => class.ranges().iter().all(|r| r.end().is_ascii()),
-        HirKind::Repetition(repetition) => is_ascii(&repetition.sub),
-        HirKind::Capture(capture) => is_ascii(&capture.sub),
-        HirKind::Concat(all) | HirKind::Alternation(all) => all.iter().all(is_ascii),
-    }
+    Ok(PatternShape { max_len: hir.properties().maximum_len() })
 }
 
 impl Matcher {
@@ -260,9 +240,9 @@ impl Matcher {
             Error::new("rule set", rule, ErrorKind::Pattern(message))
         };
         let mut patterns = Vec::new();
-        // Pattern indexes per family: (entity type, whether ASCII-only).
-        let mut family_members: std::collections::BTreeMap<(crate::EntityType, bool), Vec<usize>> =
-            Default::default();
+        // Pattern indexes per family (entity type). PERF: one family per type measured best on
+        // notes: two big families build huge DFAs, one per rule makes too many passes.
+        let mut family_members: std::collections::BTreeMap<crate::EntityType, Vec<usize>> = Default::default();
         let mut sources = Vec::new();
         let mut word_rules = Vec::new();
         let mut any_case = false;
@@ -281,7 +261,7 @@ impl Matcher {
                             .group_info()
                             .to_index(regex_automata::PatternID::ZERO, "value");
                         family_members
-                            .entry((rule.entity, shape.ascii))
+                            .entry(rule.entity)
                             .or_default()
                             .push(patterns.len());
                         patterns.push(CompiledPattern {
@@ -1145,14 +1125,8 @@ mod tests {
     }
 
     #[test]
-    fn ascii_patterns_are_told_apart() {
-        assert!(pattern_shape("[0-9]{3}-[0-9]{4}").unwrap().ascii);
-        assert!(!pattern_shape(r"\p{Lu}[a-z]+").unwrap().ascii);
-        assert!(!pattern_shape("[^0-9]x").unwrap().ascii);
-        assert_eq!(
-            pattern_shape("[0-9]{3}-[0-9]{2,4}").unwrap().max_len,
-            Some(8)
-        );
+    fn pattern_lengths() {
+        assert_eq!(pattern_shape("[0-9]{3}-[0-9]{2,4}").unwrap().max_len, Some(8));
         assert_eq!(pattern_shape("[0-9]+").unwrap().max_len, None);
     }
 
