@@ -16,7 +16,15 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 
 /// Identifiers used in inputs; none may ever reach stderr.
-const SECRETS: &[&str] = &["536-90-4399", "555-0142", "ann.lee@example.org", "ZX1234", "ZX5678", "Żukowski", "Lopez"];
+const SECRETS: &[&str] = &[
+    "536-90-4399",
+    "555-0142",
+    "ann.lee@example.org",
+    "ZX1234",
+    "ZX5678",
+    "Żukowski",
+    "Lopez",
+];
 
 /// A pack for precise tests: an SSN-shaped rule, a code rule with a low confidence, a name
 /// rule whose span is a `value` group.
@@ -64,15 +72,26 @@ impl Output {
 
     /// stdout as JSON lines.
     fn jsonl(&self) -> Vec<Value> {
-        self.stdout().lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
+        self.stdout()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
     }
 }
 
 /// Runs `deid` with `args`, `stdin` as standard input, in `dir`.
 fn deid_in(dir: Option<&Path>, args: &[&OsStr], stdin: Option<&[u8]>) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_deid"));
-    command.args(args).env("NO_COLOR", "1").stdout(Stdio::piped()).stderr(Stdio::piped());
-    command.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    command
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
     if let Some(dir) = dir {
         command.current_dir(dir);
     }
@@ -87,11 +106,18 @@ fn deid_in(dir: Option<&Path>, args: &[&OsStr], stdin: Option<&[u8]>) -> Output 
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     for secret in SECRETS {
-        assert!(!stderr.contains(secret), "stderr holds the identifier {secret:?}: {stderr}");
+        assert!(
+            !stderr.contains(secret),
+            "stderr holds the identifier {secret:?}: {stderr}"
+        );
     }
     let code = out.status.code().expect("deid exits (no signal)");
     assert!(!stderr.contains("panicked"), "deid panicked: {stderr}");
-    Output { code, stdout: out.stdout, stderr }
+    Output {
+        code,
+        stdout: out.stdout,
+        stderr,
+    }
 }
 
 /// Runs `deid` with arguments given as anything path-like.
@@ -137,7 +163,12 @@ impl Sandbox {
 
     fn run_stdin(&self, command: &str, args: &[&OsStr], stdin: Option<&[u8]>) -> Output {
         let pack = self.path("pack.toml");
-        let mut all: Vec<&OsStr> = vec![command.as_ref(), "--no-bundled".as_ref(), "--rules".as_ref(), pack.as_os_str()];
+        let mut all: Vec<&OsStr> = vec![
+            command.as_ref(),
+            "--no-bundled".as_ref(),
+            "--rules".as_ref(),
+            pack.as_os_str(),
+        ];
         all.extend_from_slice(args);
         deid_in(Some(self.dir.path()), &all, stdin)
     }
@@ -150,7 +181,9 @@ fn os<S: AsRef<OsStr> + ?Sized>(s: &S) -> &OsStr {
 
 /// The data folder of bad inputs.
 fn bad(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/bad").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/bad")
+        .join(name)
 }
 
 /// Whether a line of stderr starts with the file and the line number: `file:2:` (or the
@@ -158,28 +191,55 @@ fn bad(name: &str) -> PathBuf {
 fn names_file_line(stderr: &str, file: &str, line: u64) -> bool {
     let short = format!("{file}:{line}:");
     let long = format!("{file}:line {line}:");
-    stderr.lines().any(|l| l.starts_with(&short) || l.starts_with(&long))
+    stderr
+        .lines()
+        .any(|l| l.starts_with(&short) || l.starts_with(&long))
 }
 
 /// The keys every finding has (DESIGN §5), and the ones it has only sometimes.
 fn assert_contract(finding: &Value) {
-    let object = finding.as_object().unwrap_or_else(|| panic!("a finding is an object: {finding}"));
+    let object = finding
+        .as_object()
+        .unwrap_or_else(|| panic!("a finding is an object: {finding}"));
     for key in ["path", "start", "end", "type", "rule", "confidence"] {
         assert!(object.contains_key(key), "finding lacks `{key}`: {finding}");
     }
-    let allowed = ["path", "doc", "field", "row", "column", "start", "end", "type", "rule", "confidence", "value"];
+    let allowed = [
+        "path",
+        "doc",
+        "field",
+        "row",
+        "column",
+        "start",
+        "end",
+        "type",
+        "rule",
+        "confidence",
+        "value",
+    ];
     for key in object.keys() {
-        assert!(allowed.contains(&key.as_str()), "unexpected key `{key}`: {finding}");
+        assert!(
+            allowed.contains(&key.as_str()),
+            "unexpected key `{key}`: {finding}"
+        );
     }
-    assert!(finding["path"].is_string() && finding["type"].is_string() && finding["rule"].is_string());
-    let (start, end) = (finding["start"].as_u64().unwrap(), finding["end"].as_u64().unwrap());
+    assert!(
+        finding["path"].is_string() && finding["type"].is_string() && finding["rule"].is_string()
+    );
+    let (start, end) = (
+        finding["start"].as_u64().unwrap(),
+        finding["end"].as_u64().unwrap(),
+    );
     assert!(start < end, "{finding}");
     let confidence = finding["confidence"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&confidence), "{finding}");
 }
 
 fn span(finding: &Value) -> (usize, usize) {
-    (finding["start"].as_u64().unwrap() as usize, finding["end"].as_u64().unwrap() as usize)
+    (
+        finding["start"].as_u64().unwrap() as usize,
+        finding["end"].as_u64().unwrap() as usize,
+    )
 }
 
 /// (type, rule, start, end) of each finding, in output order.
@@ -188,7 +248,12 @@ fn summary(findings: &[Value]) -> Vec<(String, String, usize, usize)> {
         .iter()
         .map(|f| {
             let (s, e) = span(f);
-            (f["type"].as_str().unwrap().to_owned(), f["rule"].as_str().unwrap().to_owned(), s, e)
+            (
+                f["type"].as_str().unwrap().to_owned(),
+                f["rule"].as_str().unwrap().to_owned(),
+                s,
+                e,
+            )
         })
         .collect()
 }
@@ -234,8 +299,18 @@ mod scan {
             vec![os("scan")],
             vec![os("scan"), os("--no-such-flag"), file.as_os_str()],
             vec![os("scan"), os("--format"), os("xml"), file.as_os_str()],
-            vec![os("scan"), os("--min-confidence"), os("1.5"), file.as_os_str()],
-            vec![os("scan"), os("--min-confidence"), os("high"), file.as_os_str()],
+            vec![
+                os("scan"),
+                os("--min-confidence"),
+                os("1.5"),
+                file.as_os_str(),
+            ],
+            vec![
+                os("scan"),
+                os("--min-confidence"),
+                os("high"),
+                file.as_os_str(),
+            ],
             vec![os("no-such-command")],
             vec![os("rules"), os("list"), os("--type"), os("SOCIAL")],
         ];
@@ -258,16 +333,32 @@ mod scan {
         for f in &findings {
             assert_contract(f);
             assert_eq!(f["path"], "note.txt", "the path as given");
-            assert!(f.get("doc").is_none() && f.get("row").is_none() && f.get("column").is_none(), "{f}");
-            assert!(f.get("value").is_none(), "no value without --show-values: {f}");
+            assert!(
+                f.get("doc").is_none() && f.get("row").is_none() && f.get("column").is_none(),
+                "{f}"
+            );
+            assert!(
+                f.get("value").is_none(),
+                "no value without --show-values: {f}"
+            );
         }
         assert_eq!(
             summary(&findings),
-            [t("SSN", "test.ssn", 10, 21), t("NAME", "test.name", 34, 43), t("OTHER_ID", "test.code", 50, 56)]
+            [
+                t("SSN", "test.ssn", 10, 21),
+                t("NAME", "test.name", 34, 43),
+                t("OTHER_ID", "test.code", 50, 56)
+            ]
         );
         let bytes = std::fs::read(file).unwrap();
-        let values: Vec<&[u8]> = findings.iter().map(|f| &bytes[span(f).0..span(f).1]).collect();
-        assert_eq!(values, [&b"536-90-4399"[..], "Żukowski".as_bytes(), b"ZX1234"]);
+        let values: Vec<&[u8]> = findings
+            .iter()
+            .map(|f| &bytes[span(f).0..span(f).1])
+            .collect();
+        assert_eq!(
+            values,
+            [&b"536-90-4399"[..], "Żukowski".as_bytes(), b"ZX1234"]
+        );
         assert_eq!(findings[0]["confidence"].as_f64(), Some(0.9));
     }
 
@@ -280,27 +371,56 @@ mod scan {
             r#"{"id":7,"text":"\u00e9t\u00e9 ZX5678"}"#,
         ];
         sb.write("notes.jsonl", lines.join("\n") + "\n");
-        let out = sb.run("scan", &[os("--format"), os("jsonl"), os("--show-values"), os("notes.jsonl")]);
+        let out = sb.run(
+            "scan",
+            &[
+                os("--format"),
+                os("jsonl"),
+                os("--show-values"),
+                os("notes.jsonl"),
+            ],
+        );
         assert_eq!(out.code, 1, "{}", out.stderr);
         let findings = out.jsonl();
-        let got: Vec<(&str, &str, &str)> =
-            findings.iter().map(|f| (f["doc"].as_str().unwrap(), f["field"].as_str().unwrap(), f["value"].as_str().unwrap())).collect();
+        let got: Vec<(&str, &str, &str)> = findings
+            .iter()
+            .map(|f| {
+                (
+                    f["doc"].as_str().unwrap(),
+                    f["field"].as_str().unwrap(),
+                    f["value"].as_str().unwrap(),
+                )
+            })
+            .collect();
         assert_eq!(
             got,
-            [("n1", "text", "536-90-4399"), ("n1", "text", "Żukowski"), ("n1", "meta.note", "ZX1234"), ("7", "text", "ZX5678")]
+            [
+                ("n1", "text", "536-90-4399"),
+                ("n1", "text", "Żukowski"),
+                ("n1", "meta.note", "ZX1234"),
+                ("7", "text", "ZX5678")
+            ]
         );
         for f in &findings {
             assert_contract(f);
             assert_eq!(f["path"], "notes.jsonl");
             // start/end are byte offsets into the decoded field text.
-            let doc = if f["doc"] == "n1" { record(lines[0]) } else { record(lines[2]) };
+            let doc = if f["doc"] == "n1" {
+                record(lines[0])
+            } else {
+                record(lines[2])
+            };
             let field = f["field"].as_str().unwrap();
             let text = match field.split_once('.') {
                 Some((a, b)) => doc[a][b].as_str().unwrap().to_owned(),
                 None => doc[field].as_str().unwrap().to_owned(),
             };
             let (s, e) = span(f);
-            assert_eq!(&text.as_bytes()[s..e], f["value"].as_str().unwrap().as_bytes(), "{f}");
+            assert_eq!(
+                &text.as_bytes()[s..e],
+                f["value"].as_str().unwrap().as_bytes(),
+                "{f}"
+            );
         }
         // Byte offsets, not characters: `ë` and `é` are two bytes.
         assert_eq!(span(&findings[0]), (10, 21));
@@ -314,9 +434,21 @@ mod scan {
         for format in ["jsonl", "json", "sarif", "summary"] {
             let out = sb.run("scan", &[os("--format"), os(format), os("note.txt")]);
             assert_eq!(out.code, 1, "{format}: {}", out.stderr);
-            assert!(!out.stdout().contains("536-90-4399"), "{format}: {}", out.stdout());
+            assert!(
+                !out.stdout().contains("536-90-4399"),
+                "{format}: {}",
+                out.stdout()
+            );
         }
-        let out = sb.run("scan", &[os("--format"), os("jsonl"), os("--show-values"), os("note.txt")]);
+        let out = sb.run(
+            "scan",
+            &[
+                os("--format"),
+                os("jsonl"),
+                os("--show-values"),
+                os("note.txt"),
+            ],
+        );
         assert_eq!(out.jsonl()[0]["value"], "536-90-4399");
     }
 
@@ -329,11 +461,20 @@ mod scan {
         assert_eq!(out.code, 1, "{}", out.stderr);
         let json: Value = serde_json::from_str(out.stdout()).unwrap();
         let findings = json.as_array().unwrap();
-        assert_eq!(summary(findings), [t("SSN", "test.ssn", 4, 15), t("OTHER_ID", "test.code", 17, 23)]);
+        assert_eq!(
+            summary(findings),
+            [
+                t("SSN", "test.ssn", 4, 15),
+                t("OTHER_ID", "test.code", 17, 23)
+            ]
+        );
         findings.iter().for_each(assert_contract);
         let out = sb.run("scan", &[os("--format"), os("json"), os("clean.txt")]);
         assert_eq!(out.code, 0);
-        assert_eq!(serde_json::from_str::<Value>(out.stdout()).unwrap(), serde_json::json!([]));
+        assert_eq!(
+            serde_json::from_str::<Value>(out.stdout()).unwrap(),
+            serde_json::json!([])
+        );
     }
 
     #[test]
@@ -347,7 +488,12 @@ mod scan {
         assert_eq!(sarif["version"], "2.1.0");
         let run = &sarif["runs"][0];
         assert_eq!(run["tool"]["driver"]["name"], "deid");
-        let rule_ids: Vec<&str> = run["tool"]["driver"]["rules"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+        let rule_ids: Vec<&str> = run["tool"]["driver"]["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap())
+            .collect();
         assert_eq!(rule_ids, ["test.ssn", "test.code", "test.name"]);
         let results = run["results"].as_array().unwrap();
         assert_eq!(results.len(), 2);
@@ -371,8 +517,16 @@ mod scan {
         assert_eq!(out.code, 1, "{}", out.stderr);
         let text = out.stdout();
         assert!(text.starts_with("3 finding(s) in 1 of 2 file(s)"), "{text}");
-        assert!(text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["SSN", "2"]), "{text}");
-        assert!(text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["OTHER_ID", "1"]), "{text}");
+        assert!(
+            text.lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["SSN", "2"]),
+            "{text}"
+        );
+        assert!(
+            text.lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["OTHER_ID", "1"]),
+            "{text}"
+        );
     }
 
     #[test]
@@ -387,13 +541,27 @@ mod scan {
     #[test]
     fn dash_reads_stdin() {
         let sb = Sandbox::new();
-        let out = sb.run_stdin("scan", &[os("--format"), os("jsonl"), os("-")], Some(b"call ZX1234 or 536-90-4399"));
+        let out = sb.run_stdin(
+            "scan",
+            &[os("--format"), os("jsonl"), os("-")],
+            Some(b"call ZX1234 or 536-90-4399"),
+        );
         assert_eq!(out.code, 1, "{}", out.stderr);
         let findings = out.jsonl();
         assert!(findings.iter().all(|f| f["path"] == "-"));
-        assert_eq!(summary(&findings), [t("OTHER_ID", "test.code", 5, 11), t("SSN", "test.ssn", 15, 26)]);
+        assert_eq!(
+            summary(&findings),
+            [
+                t("OTHER_ID", "test.code", 5, 11),
+                t("SSN", "test.ssn", 15, 26)
+            ]
+        );
         // JSONL on stdin is told by its content.
-        let out = sb.run_stdin("scan", &[os("--format"), os("jsonl"), os("-")], Some(b"{\"id\":\"s1\",\"text\":\"ZX1234\"}\n"));
+        let out = sb.run_stdin(
+            "scan",
+            &[os("--format"), os("jsonl"), os("-")],
+            Some(b"{\"id\":\"s1\",\"text\":\"ZX1234\"}\n"),
+        );
         assert_eq!(out.code, 1, "{}", out.stderr);
         assert_eq!(out.jsonl()[0]["doc"], "s1");
         let out = sb.run_stdin("scan", &[os("--format"), os("jsonl"), os("-")], Some(b""));
@@ -410,36 +578,85 @@ mod scan {
         sb.write("in/.git/x.txt", "ZX0009\n");
         let out = sb.run("scan", &[os("--format"), os("jsonl"), os("in")]);
         assert_eq!(out.code, 1, "{}", out.stderr);
-        let paths: Vec<String> = out.jsonl().iter().map(|f| f["path"].as_str().unwrap().replace('\\', "/")).collect();
+        let paths: Vec<String> = out
+            .jsonl()
+            .iter()
+            .map(|f| f["path"].as_str().unwrap().replace('\\', "/"))
+            .collect();
         assert_eq!(paths, ["in/a/deep/c.txt", "in/b.txt", "in/z.jsonl"]);
     }
 
     #[test]
     fn field_limits_the_scanned_fields() {
         let sb = Sandbox::new();
-        sb.write("n.jsonl", "{\"id\":\"n1\",\"a\":\"ZX0001\",\"b\":{\"c\":\"ZX0002\"},\"d\":\"ZX0003\"}\n");
-        let out = sb.run("scan", &[os("--format"), os("jsonl"), os("--field"), os("b.c"), os("--field"), os("d"), os("n.jsonl")]);
+        sb.write(
+            "n.jsonl",
+            "{\"id\":\"n1\",\"a\":\"ZX0001\",\"b\":{\"c\":\"ZX0002\"},\"d\":\"ZX0003\"}\n",
+        );
+        let out = sb.run(
+            "scan",
+            &[
+                os("--format"),
+                os("jsonl"),
+                os("--field"),
+                os("b.c"),
+                os("--field"),
+                os("d"),
+                os("n.jsonl"),
+            ],
+        );
         assert_eq!(out.code, 1, "{}", out.stderr);
-        let fields: Vec<String> = out.jsonl().iter().map(|f| f["field"].as_str().unwrap().to_owned()).collect();
+        let fields: Vec<String> = out
+            .jsonl()
+            .iter()
+            .map(|f| f["field"].as_str().unwrap().to_owned())
+            .collect();
         assert_eq!(fields, ["b.c", "d"]);
-        let out = sb.run("scan", &[os("--format"), os("jsonl"), os("--field"), os("missing"), os("n.jsonl")]);
+        let out = sb.run(
+            "scan",
+            &[
+                os("--format"),
+                os("jsonl"),
+                os("--field"),
+                os("missing"),
+                os("n.jsonl"),
+            ],
+        );
         assert_eq!(out.code, 0, "{}", out.stderr);
     }
 
     #[test]
     fn id_field_names_the_document_and_is_not_scanned() {
         let sb = Sandbox::new();
-        sb.write("n.jsonl", "{\"id\":\"ZX0001\",\"note_id\":\"visit-9\",\"text\":\"ZX0002\"}\n");
-        let out = sb.run("scan", &[os("--format"), os("jsonl"), os("--id-field"), os("note_id"), os("n.jsonl")]);
+        sb.write(
+            "n.jsonl",
+            "{\"id\":\"ZX0001\",\"note_id\":\"visit-9\",\"text\":\"ZX0002\"}\n",
+        );
+        let out = sb.run(
+            "scan",
+            &[
+                os("--format"),
+                os("jsonl"),
+                os("--id-field"),
+                os("note_id"),
+                os("n.jsonl"),
+            ],
+        );
         assert_eq!(out.code, 1, "{}", out.stderr);
         let findings = out.jsonl();
-        let got: Vec<(&str, &str)> = findings.iter().map(|f| (f["doc"].as_str().unwrap(), f["field"].as_str().unwrap())).collect();
+        let got: Vec<(&str, &str)> = findings
+            .iter()
+            .map(|f| (f["doc"].as_str().unwrap(), f["field"].as_str().unwrap()))
+            .collect();
         // `id` is an ordinary field now, and scanned.
         assert_eq!(got, [("visit-9", "id"), ("visit-9", "text")]);
         // By default `id` names the document and is not scanned.
         let out = sb.run("scan", &[os("--format"), os("jsonl"), os("n.jsonl")]);
         let findings = out.jsonl();
-        let got: Vec<(&str, &str)> = findings.iter().map(|f| (f["doc"].as_str().unwrap(), f["field"].as_str().unwrap())).collect();
+        let got: Vec<(&str, &str)> = findings
+            .iter()
+            .map(|f| (f["doc"].as_str().unwrap(), f["field"].as_str().unwrap()))
+            .collect();
         assert_eq!(got, [("ZX0001", "text")]);
         // A record without the id field has no `doc`.
         sb.write("m.jsonl", "{\"text\":\"ZX0002\"}\n");
@@ -452,11 +669,32 @@ mod scan {
         let sb = Sandbox::new();
         sb.write("note.txt", "SSN 536-90-4399, code ZX1234\n");
         let kinds = |min: &str| -> (i32, Vec<String>) {
-            let out = sb.run("scan", &[os("--format"), os("jsonl"), os("--min-confidence"), os(min), os("note.txt")]);
-            (out.code, out.jsonl().iter().map(|f| f["type"].as_str().unwrap().to_owned()).collect())
+            let out = sb.run(
+                "scan",
+                &[
+                    os("--format"),
+                    os("jsonl"),
+                    os("--min-confidence"),
+                    os(min),
+                    os("note.txt"),
+                ],
+            );
+            (
+                out.code,
+                out.jsonl()
+                    .iter()
+                    .map(|f| f["type"].as_str().unwrap().to_owned())
+                    .collect(),
+            )
         };
-        assert_eq!(kinds("0"), (1, vec!["SSN".to_owned(), "OTHER_ID".to_owned()]));
-        assert_eq!(kinds("0.6"), (1, vec!["SSN".to_owned(), "OTHER_ID".to_owned()]));
+        assert_eq!(
+            kinds("0"),
+            (1, vec!["SSN".to_owned(), "OTHER_ID".to_owned()])
+        );
+        assert_eq!(
+            kinds("0.6"),
+            (1, vec!["SSN".to_owned(), "OTHER_ID".to_owned()])
+        );
         assert_eq!(kinds("0.61"), (1, vec!["SSN".to_owned()]));
         assert_eq!(kinds("0.95"), (0, vec![]));
     }
@@ -467,12 +705,25 @@ mod scan {
         sb.write("note.txt", "SSN 536-90-4399\n");
         let target = sb.path("out/findings.jsonl");
         std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-        let out = sb.run("scan", &[os("--format"), os("jsonl"), os("-o"), target.as_os_str(), os("note.txt")]);
+        let out = sb.run(
+            "scan",
+            &[
+                os("--format"),
+                os("jsonl"),
+                os("-o"),
+                target.as_os_str(),
+                os("note.txt"),
+            ],
+        );
         assert_eq!(out.code, 1, "{}", out.stderr);
         assert_eq!(out.stdout(), "");
         let written = std::fs::read_to_string(&target).unwrap();
         assert_eq!(written.lines().count(), 1);
-        assert_eq!(std::fs::read_dir(target.parent().unwrap()).unwrap().count(), 1, "no temp file left");
+        assert_eq!(
+            std::fs::read_dir(target.parent().unwrap()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
     }
 
     #[test]
@@ -480,8 +731,21 @@ mod scan {
         let sb = Sandbox::new();
         let input = "SSN 536-90-4399\n";
         sb.write("note.txt", input);
-        let out = sb.run("scan", &[os("--format"), os("jsonl"), os("-o"), os("note.txt"), os("note.txt")]);
-        assert_eq!(std::fs::read_to_string(sb.path("note.txt")).unwrap(), input, "the input was overwritten");
+        let out = sb.run(
+            "scan",
+            &[
+                os("--format"),
+                os("jsonl"),
+                os("-o"),
+                os("note.txt"),
+                os("note.txt"),
+            ],
+        );
+        assert_eq!(
+            std::fs::read_to_string(sb.path("note.txt")).unwrap(),
+            input,
+            "the input was overwritten"
+        );
         assert_eq!(out.code, 2, "{}", out.stderr);
     }
 
@@ -490,11 +754,20 @@ mod scan {
         let sb = Sandbox::new();
         let text = "Patient SSN 536-90-4399 on file.\n";
         sb.write("note.txt", text);
-        let out = deid_in(Some(sb.dir.path()), &[os("scan"), os("--format"), os("jsonl"), os("note.txt")], None);
+        let out = deid_in(
+            Some(sb.dir.path()),
+            &[os("scan"), os("--format"), os("jsonl"), os("note.txt")],
+            None,
+        );
         assert_eq!(out.code, 1, "{}", out.stderr);
         let findings = out.jsonl();
         findings.iter().for_each(assert_contract);
-        assert!(findings.iter().any(|f| f["type"] == "SSN" && span(f) == (12, 23)), "{findings:?}");
+        assert!(
+            findings
+                .iter()
+                .any(|f| f["type"] == "SSN" && span(f) == (12, 23)),
+            "{findings:?}"
+        );
     }
 
     #[test]
@@ -502,11 +775,17 @@ mod scan {
         let sb = Sandbox::new();
         let text = "Call (312) 555-0142 tomorrow.\n";
         sb.write("note.txt", text);
-        let out = deid_in(Some(sb.dir.path()), &[os("scan"), os("--format"), os("jsonl"), os("note.txt")], None);
+        let out = deid_in(
+            Some(sb.dir.path()),
+            &[os("scan"), os("--format"), os("jsonl"), os("note.txt")],
+            None,
+        );
         assert_eq!(out.code, 1, "{}", out.stderr);
         let findings = out.jsonl();
         assert!(
-            findings.iter().any(|f| f["type"] == "PHONE" && text[span(f).0..span(f).1].contains("555-0142")),
+            findings
+                .iter()
+                .any(|f| f["type"] == "PHONE" && text[span(f).0..span(f).1].contains("555-0142")),
             "{findings:?}"
         );
     }
@@ -516,10 +795,20 @@ mod scan {
         let sb = Sandbox::new();
         let text = "Write to ann.lee@example.org about it.\n";
         sb.write("note.txt", text);
-        let out = deid_in(Some(sb.dir.path()), &[os("scan"), os("--format"), os("jsonl"), os("note.txt")], None);
+        let out = deid_in(
+            Some(sb.dir.path()),
+            &[os("scan"), os("--format"), os("jsonl"), os("note.txt")],
+            None,
+        );
         assert_eq!(out.code, 1, "{}", out.stderr);
         let findings = out.jsonl();
-        assert!(findings.iter().any(|f| f["type"] == "EMAIL" && &text[span(f).0..span(f).1] == "ann.lee@example.org"), "{findings:?}");
+        assert!(
+            findings
+                .iter()
+                .any(|f| f["type"] == "EMAIL"
+                    && &text[span(f).0..span(f).1] == "ann.lee@example.org"),
+            "{findings:?}"
+        );
     }
 }
 
@@ -544,17 +833,36 @@ mod redact {
         let output = std::fs::read_to_string(sb.path("clean.jsonl")).unwrap();
         let in_lines: Vec<&str> = input.lines().collect();
         let out_lines: Vec<&str> = output.lines().collect();
-        assert_eq!(out_lines.len(), in_lines.len(), "every record (and the blank line) kept:\n{output}");
+        assert_eq!(
+            out_lines.len(),
+            in_lines.len(),
+            "every record (and the blank line) kept:\n{output}"
+        );
         assert_eq!(out_lines[2], "", "a blank line stays blank");
-        for (a, b) in in_lines.iter().zip(&out_lines).filter(|(a, _)| !a.is_empty()) {
+        for (a, b) in in_lines
+            .iter()
+            .zip(&out_lines)
+            .filter(|(a, _)| !a.is_empty())
+        {
             let (before, after) = (record(a), record(b));
             let keys_before: Vec<&String> = before.keys().collect();
             let keys_after: Vec<&String> = after.keys().collect();
             assert_eq!(keys_before, keys_after, "fields and their order kept");
         }
         // Numbers exactly as written.
-        for number in ["1.50", "12345678901234567890123", "1e-3", "[1.0,", "-0.0", "2.50", "\"id\":3"] {
-            assert!(output.contains(number), "{number} kept as written:\n{output}");
+        for number in [
+            "1.50",
+            "12345678901234567890123",
+            "1e-3",
+            "[1.0,",
+            "-0.0",
+            "2.50",
+            "\"id\":3",
+        ] {
+            assert!(
+                output.contains(number),
+                "{number} kept as written:\n{output}"
+            );
         }
         let first = record(out_lines[0]);
         assert_eq!(first["text"], "SSN [SSN] by Dr. [NAME]");
@@ -573,7 +881,8 @@ mod redact {
     #[test]
     fn jsonl_keeps_exponent_numbers_as_written() {
         let sb = Sandbox::new();
-        let input = "{\"id\":\"n1\",\"a\":1e3,\"b\":1E3,\"c\":1.0e10,\"d\":2.5E-7,\"t\":\"ZX1234\"}\n";
+        let input =
+            "{\"id\":\"n1\",\"a\":1e3,\"b\":1E3,\"c\":1.0e10,\"d\":2.5E-7,\"t\":\"ZX1234\"}\n";
         sb.write("n.jsonl", input);
         let out = sb.run("redact", &[os("n.jsonl"), os("-o"), os("-")]);
         assert_eq!(out.code, 0, "{}", out.stderr);
@@ -584,7 +893,10 @@ mod redact {
     fn jsonl_records_without_findings_are_kept_byte_for_byte() {
         let sb = Sandbox::new();
         let clean = "{\"id\": \"n2\", \"text\": \"caf\\u00e9 \\/ ok\", \"n\": 1.50}";
-        sb.write("n.jsonl", format!("{{\"id\":\"n1\",\"text\":\"ZX1234\"}}\n{clean}\n"));
+        sb.write(
+            "n.jsonl",
+            format!("{{\"id\":\"n1\",\"text\":\"ZX1234\"}}\n{clean}\n"),
+        );
         let out = sb.run("redact", &[os("n.jsonl"), os("-o"), os("-")]);
         assert_eq!(out.code, 0, "{}", out.stderr);
         assert_eq!(out.stdout().lines().nth(1), Some(clean));
@@ -596,7 +908,10 @@ mod redact {
         sb.write("n.jsonl", "{\"id\":\"ZX0001\",\"text\":\"ZX0002\"}\n");
         let out = sb.run("redact", &[os("n.jsonl"), os("-o"), os("-")]);
         assert_eq!(out.code, 0, "{}", out.stderr);
-        assert_eq!(out.stdout(), "{\"id\":\"ZX0001\",\"text\":\"[OTHER_ID]\"}\n");
+        assert_eq!(
+            out.stdout(),
+            "{\"id\":\"ZX0001\",\"text\":\"[OTHER_ID]\"}\n"
+        );
     }
 
     #[test]
@@ -611,7 +926,11 @@ mod redact {
             std::fs::read_to_string(sb.path("note.clean.txt")).unwrap(),
             "Zoë: SSN [SSN]\r\nseen by Dr. [NAME], code [OTHER_ID].\n\n\ttabs\tkept\n"
         );
-        assert_eq!(std::fs::read_to_string(sb.path("note.txt")).unwrap(), input, "the input is untouched");
+        assert_eq!(
+            std::fs::read_to_string(sb.path("note.txt")).unwrap(),
+            input,
+            "the input is untouched"
+        );
     }
 
     #[test]
@@ -621,7 +940,10 @@ mod redact {
         std::fs::create_dir(sb.path("out")).unwrap();
         let out = sb.run("redact", &[os("note.txt"), os("-o"), os("out")]);
         assert_eq!(out.code, 0, "{}", out.stderr);
-        assert_eq!(std::fs::read_to_string(sb.path("out/note.txt")).unwrap(), "[OTHER_ID]\n");
+        assert_eq!(
+            std::fs::read_to_string(sb.path("out/note.txt")).unwrap(),
+            "[OTHER_ID]\n"
+        );
     }
 
     #[test]
@@ -631,16 +953,28 @@ mod redact {
         sb.write("b.jsonl", "{\"id\":\"b\",\"t\":\"ZX0002\"}\n");
         sb.write("tree/x/c.txt", "ZX0003 c\n");
         sb.write("tree/d.txt", "no phi\n");
-        let out = sb.run("redact", &[os("a.txt"), os("b.jsonl"), os("tree"), os("-o"), os("out")]);
+        let out = sb.run(
+            "redact",
+            &[os("a.txt"), os("b.jsonl"), os("tree"), os("-o"), os("out")],
+        );
         assert_eq!(out.code, 0, "{}", out.stderr);
-        let read = |p: &str| std::fs::read_to_string(sb.path(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+        let read =
+            |p: &str| std::fs::read_to_string(sb.path(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
         assert_eq!(read("out/a.txt"), "[OTHER_ID] a\n");
         assert_eq!(read("out/b.jsonl"), "{\"id\":\"b\",\"t\":\"[OTHER_ID]\"}\n");
-        assert_eq!(read("out/x/c.txt"), "[OTHER_ID] c\n", "a directory input is mirrored below the output");
+        assert_eq!(
+            read("out/x/c.txt"),
+            "[OTHER_ID] c\n",
+            "a directory input is mirrored below the output"
+        );
         assert_eq!(read("out/d.txt"), "no phi\n", "clean files are copied too");
         let mut names: Vec<String> = walk(&sb.path("out"));
         names.sort();
-        assert_eq!(names, ["a.txt", "b.jsonl", "d.txt", "x/c.txt"], "nothing else, no temp files");
+        assert_eq!(
+            names,
+            ["a.txt", "b.jsonl", "d.txt", "x/c.txt"],
+            "nothing else, no temp files"
+        );
     }
 
     /// Every file below `dir`, as relative paths with `/`.
@@ -653,7 +987,12 @@ mod redact {
                 if path.is_dir() {
                     stack.push(path);
                 } else {
-                    out.push(path.strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/"));
+                    out.push(
+                        path.strip_prefix(dir)
+                            .unwrap()
+                            .to_string_lossy()
+                            .replace('\\', "/"),
+                    );
                 }
             }
         }
@@ -679,13 +1018,20 @@ mod redact {
         sb.write("note.txt", input);
         let out = sb.run("redact", &[os("note.txt"), os("-o"), os("note.txt")]);
         assert_eq!(out.code, 2, "{}", out.stderr);
-        assert!(out.stderr.contains("note.txt") && out.stderr.contains("overwrite"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("note.txt") && out.stderr.contains("overwrite"),
+            "{}",
+            out.stderr
+        );
         assert_eq!(std::fs::read_to_string(sb.path("note.txt")).unwrap(), input);
         // The same file through its directory, and through another spelling.
         // The same file through its directory, and through an absolute path.
         let out = sb.run("redact", &[os("note.txt"), os("-o"), os(".")]);
         assert_eq!(out.code, 2, "{}", out.stderr);
-        let out = sb.run("redact", &[os("note.txt"), os("-o"), sb.path("note.txt").as_os_str()]);
+        let out = sb.run(
+            "redact",
+            &[os("note.txt"), os("-o"), sb.path("note.txt").as_os_str()],
+        );
         assert_eq!(out.code, 2, "{}", out.stderr);
         assert_eq!(std::fs::read_to_string(sb.path("note.txt")).unwrap(), input);
         let mut left = walk(sb.dir.path());
@@ -698,8 +1044,15 @@ mod redact {
         let sb = Sandbox::new();
         let input = "SSN 536-90-4399\n";
         sb.write("note.txt", input);
-        let out = sb.run("redact", &[os("note.txt"), os("-o"), os("./sub/../note.txt")]);
-        assert_eq!(std::fs::read_to_string(sb.path("note.txt")).unwrap(), input, "the input was overwritten");
+        let out = sb.run(
+            "redact",
+            &[os("note.txt"), os("-o"), os("./sub/../note.txt")],
+        );
+        assert_eq!(
+            std::fs::read_to_string(sb.path("note.txt")).unwrap(),
+            input,
+            "the input was overwritten"
+        );
         assert_eq!(out.code, 2, "{}", out.stderr);
     }
 
@@ -711,14 +1064,23 @@ mod redact {
         sb.write("tree/b.txt", "ZX0001\n");
         let out = sb.run("redact", &[os("tree"), os("-o"), os("tree")]);
         assert_eq!(out.code, 2, "{}", out.stderr);
-        assert_eq!(std::fs::read_to_string(sb.path("tree/a.txt")).unwrap(), input);
-        assert_eq!(std::fs::read_to_string(sb.path("tree/b.txt")).unwrap(), "ZX0001\n");
+        assert_eq!(
+            std::fs::read_to_string(sb.path("tree/a.txt")).unwrap(),
+            input
+        );
+        assert_eq!(
+            std::fs::read_to_string(sb.path("tree/b.txt")).unwrap(),
+            "ZX0001\n"
+        );
     }
 
     #[test]
     fn redacted_output_scans_clean() {
         let sb = Sandbox::new();
-        sb.write("n.jsonl", "{\"id\":\"n1\",\"text\":\"SSN 536-90-4399, Dr. Żukowski, ZX1234\"}\n");
+        sb.write(
+            "n.jsonl",
+            "{\"id\":\"n1\",\"text\":\"SSN 536-90-4399, Dr. Żukowski, ZX1234\"}\n",
+        );
         let out = sb.run("redact", &[os("n.jsonl"), os("-o"), os("clean.jsonl")]);
         assert_eq!(out.code, 0, "{}", out.stderr);
         let out = sb.run("scan", &[os("--format"), os("jsonl"), os("clean.jsonl")]);
@@ -737,7 +1099,10 @@ mod bad_input {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let name = entry.unwrap().file_name().to_string_lossy().into_owned();
             let quoted = format!("bad(\"{name}\")");
-            assert!(source.contains(&quoted), "tests/data/bad/{name} is named by no test (expected `{quoted}` in tests/cli.rs)");
+            assert!(
+                source.contains(&quoted),
+                "tests/data/bad/{name} is named by no test (expected `{quoted}` in tests/cli.rs)"
+            );
             count += 1;
         }
         assert!(count >= 4, "the bad-input folder holds its files");
@@ -747,19 +1112,43 @@ mod bad_input {
     fn invalid_utf8_in_a_text_file_gives_byte_offsets() {
         let path = bad("invalid-utf8.txt");
         let bytes = std::fs::read(&path).unwrap();
-        assert!(std::str::from_utf8(&bytes).is_err(), "the file really is invalid UTF-8");
+        assert!(
+            std::str::from_utf8(&bytes).is_err(),
+            "the file really is invalid UTF-8"
+        );
         let sb = Sandbox::new();
-        let out = sb.run("scan", &[os("--format"), os("jsonl"), os("--show-values"), path.as_os_str()]);
+        let out = sb.run(
+            "scan",
+            &[
+                os("--format"),
+                os("jsonl"),
+                os("--show-values"),
+                path.as_os_str(),
+            ],
+        );
         assert_eq!(out.code, 1, "{}", out.stderr);
         let findings = out.jsonl();
-        let values: Vec<&[u8]> = findings.iter().map(|f| &bytes[span(f).0..span(f).1]).collect();
-        assert_eq!(values, [&b"536-90-4399"[..], b"ZX1234"], "offsets are bytes of the raw file");
+        let values: Vec<&[u8]> = findings
+            .iter()
+            .map(|f| &bytes[span(f).0..span(f).1])
+            .collect();
+        assert_eq!(
+            values,
+            [&b"536-90-4399"[..], b"ZX1234"],
+            "offsets are bytes of the raw file"
+        );
         // Redaction keeps the invalid bytes as they are.
         let out = sb.run("redact", &[path.as_os_str(), os("-o"), os("-")]);
         assert_eq!(out.code, 0, "{}", out.stderr);
         let mut expected = bytes.clone();
-        for (value, tag) in [(&b"536-90-4399"[..], &b"[SSN]"[..]), (b"ZX1234", b"[OTHER_ID]")] {
-            let at = expected.windows(value.len()).position(|w| w == value).unwrap();
+        for (value, tag) in [
+            (&b"536-90-4399"[..], &b"[SSN]"[..]),
+            (b"ZX1234", b"[OTHER_ID]"),
+        ] {
+            let at = expected
+                .windows(value.len())
+                .position(|w| w == value)
+                .unwrap();
             expected.splice(at..at + value.len(), tag.iter().copied());
         }
         assert_eq!(out.stdout, expected);
@@ -768,7 +1157,11 @@ mod bad_input {
     #[test]
     fn invalid_utf8_in_a_jsonl_line_is_an_error_naming_the_line() {
         let sb = Sandbox::new();
-        let file = sb.write("n.jsonl", b"{\"id\":\"n1\",\"text\":\"ZX0001\"}\n{\"id\":\"n2\",\"text\":\"\xff ZX1234\"}\n".as_slice());
+        let file = sb.write(
+            "n.jsonl",
+            b"{\"id\":\"n1\",\"text\":\"ZX0001\"}\n{\"id\":\"n2\",\"text\":\"\xff ZX1234\"}\n"
+                .as_slice(),
+        );
         let out = sb.run("scan", &[os("--format"), os("jsonl"), os("n.jsonl")]);
         assert_eq!(out.code, 2, "{}", out.stderr);
         assert!(names_file_line(&out.stderr, "n.jsonl", 2), "{}", out.stderr);
@@ -778,7 +1171,10 @@ mod bad_input {
     #[test]
     fn a_byte_order_mark_before_jsonl_is_skipped() {
         let sb = Sandbox::new();
-        sb.write("bom.jsonl", b"\xEF\xBB\xBF{\"id\":\"n1\",\"text\":\"ZX1234\"}\n".as_slice());
+        sb.write(
+            "bom.jsonl",
+            b"\xEF\xBB\xBF{\"id\":\"n1\",\"text\":\"ZX1234\"}\n".as_slice(),
+        );
         let out = sb.run("scan", &[os("--format"), os("jsonl"), os("bom.jsonl")]);
         assert_eq!(out.code, 1, "{}", out.stderr);
         assert_eq!(out.jsonl()[0]["doc"], "n1");
@@ -787,7 +1183,10 @@ mod bad_input {
     #[test]
     fn a_binary_file_is_skipped_with_a_message_naming_it() {
         let path = bad("binary-with-nul.bin");
-        assert!(std::fs::read(&path).unwrap().contains(&0), "the file holds a NUL byte");
+        assert!(
+            std::fs::read(&path).unwrap().contains(&0),
+            "the file holds a NUL byte"
+        );
         let sb = Sandbox::new();
         let out = sb.run("scan", &[os("--format"), os("jsonl"), path.as_os_str()]);
         assert_eq!(out.code, 0, "{}", out.stderr);
@@ -801,10 +1200,21 @@ mod bad_input {
         let path = bad("binary-with-nul.bin");
         let bytes = std::fs::read(&path).unwrap();
         let sb = Sandbox::new();
-        let out = sb.run("scan", &[os("--format"), os("jsonl"), os("--binary"), path.as_os_str()]);
+        let out = sb.run(
+            "scan",
+            &[
+                os("--format"),
+                os("jsonl"),
+                os("--binary"),
+                path.as_os_str(),
+            ],
+        );
         assert_eq!(out.code, 1, "{}", out.stderr);
         let findings = out.jsonl();
-        let values: Vec<&[u8]> = findings.iter().map(|f| &bytes[span(f).0..span(f).1]).collect();
+        let values: Vec<&[u8]> = findings
+            .iter()
+            .map(|f| &bytes[span(f).0..span(f).1])
+            .collect();
         assert_eq!(values, [&b"536-90-4399"[..]]);
     }
 
@@ -821,7 +1231,10 @@ mod bad_input {
         assert_eq!(out.code, 0, "{}", out.stderr);
         assert_eq!(std::fs::read(&target).unwrap(), b"");
         let out = sb.run("scan", &[os("--format"), os("json"), path.as_os_str()]);
-        assert_eq!(serde_json::from_str::<Value>(out.stdout()).unwrap(), serde_json::json!([]));
+        assert_eq!(
+            serde_json::from_str::<Value>(out.stdout()).unwrap(),
+            serde_json::json!([])
+        );
     }
 
     #[test]
@@ -850,7 +1263,10 @@ mod bad_input {
         }
         assert!(!text.contains(&b'\n'));
         let path = sb.write("big.txt", &text);
-        let out = sb.run("scan", &[os("--format"), os("jsonl"), os("-q"), path.as_os_str()]);
+        let out = sb.run(
+            "scan",
+            &[os("--format"), os("jsonl"), os("-q"), path.as_os_str()],
+        );
         assert!(matches!(out.code, 0 | 1), "{}", out.stderr);
         let found: Vec<(usize, usize)> = out.jsonl().iter().map(span).collect();
         assert_eq!(found, expected);
@@ -863,7 +1279,11 @@ mod bad_input {
         let out = sb.run("scan", &[os("--format"), os("jsonl"), path.as_os_str()]);
         assert_eq!(out.code, 2, "{}", out.stderr);
         let name = path.display().to_string();
-        assert!(names_file_line(&out.stderr, &name, 2), "an error line starts with file:line: {}", out.stderr);
+        assert!(
+            names_file_line(&out.stderr, &name, 2),
+            "an error line starts with file:line: {}",
+            out.stderr
+        );
     }
 
     #[test]
@@ -874,8 +1294,16 @@ mod bad_input {
         let target = sb.path("out/clean.jsonl");
         let out = sb.run("redact", &[path.as_os_str(), os("-o"), target.as_os_str()]);
         assert_eq!(out.code, 2, "{}", out.stderr);
-        assert!(names_file_line(&out.stderr, &path.display().to_string(), 2), "{}", out.stderr);
-        assert_eq!(redact::walk(&sb.path("out")), Vec::<String>::new(), "no output, not even a temp file");
+        assert!(
+            names_file_line(&out.stderr, &path.display().to_string(), 2),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(
+            redact::walk(&sb.path("out")),
+            Vec::<String>::new(),
+            "no output, not even a temp file"
+        );
     }
 
     #[test]
@@ -886,10 +1314,18 @@ mod bad_input {
         sb.write("in/later.txt", "ZX0002\n");
         let out = sb.run("redact", &[os("in"), os("-o"), os("out")]);
         assert_eq!(out.code, 2, "{}", out.stderr);
-        assert!(names_file_line(&out.stderr, "in/bad.jsonl", 2), "{}", out.stderr);
+        assert!(
+            names_file_line(&out.stderr, "in/bad.jsonl", 2),
+            "{}",
+            out.stderr
+        );
         let mut names = redact::walk(&sb.path("out"));
         names.sort();
-        assert_eq!(names, ["good.jsonl", "later.txt"], "the bad file's output is absent, no temp file");
+        assert_eq!(
+            names,
+            ["good.jsonl", "later.txt"],
+            "the bad file's output is absent, no temp file"
+        );
     }
 
     #[test]
@@ -900,7 +1336,11 @@ mod bad_input {
         assert_eq!(out.code, 2, "{}", out.stderr);
         let name = path.display().to_string();
         assert!(names_file_line(&out.stderr, &name, 2), "{}", out.stderr);
-        assert!(out.stderr.contains("array"), "says what it found: {}", out.stderr);
+        assert!(
+            out.stderr.contains("array"),
+            "says what it found: {}",
+            out.stderr
+        );
         let out = sb.run("redact", &[path.as_os_str(), os("-o"), os("out.jsonl")]);
         assert_eq!(out.code, 2, "{}", out.stderr);
         assert!(!sb.path("out.jsonl").exists());
@@ -910,17 +1350,37 @@ mod bad_input {
     fn a_nonexistent_path_is_an_error_naming_it_and_other_inputs_still_run() {
         let sb = Sandbox::new();
         sb.write("good.txt", "ZX1234\n");
-        let out = sb.run("scan", &[os("--format"), os("jsonl"), os("missing-file.txt"), os("good.txt")]);
+        let out = sb.run(
+            "scan",
+            &[
+                os("--format"),
+                os("jsonl"),
+                os("missing-file.txt"),
+                os("good.txt"),
+            ],
+        );
         assert_eq!(out.code, 2, "{}", out.stderr);
-        assert!(out.stderr.lines().any(|l| l.starts_with("missing-file.txt")), "{}", out.stderr);
+        assert!(
+            out.stderr
+                .lines()
+                .any(|l| l.starts_with("missing-file.txt")),
+            "{}",
+            out.stderr
+        );
         let findings = out.jsonl();
         assert_eq!(findings.len(), 1, "good.txt is still scanned");
         assert_eq!(findings[0]["path"], "good.txt");
         // Redact: the good input is still written.
-        let out = sb.run("redact", &[os("missing-file.txt"), os("good.txt"), os("-o"), os("out")]);
+        let out = sb.run(
+            "redact",
+            &[os("missing-file.txt"), os("good.txt"), os("-o"), os("out")],
+        );
         assert_eq!(out.code, 2, "{}", out.stderr);
         assert!(out.stderr.contains("missing-file.txt"), "{}", out.stderr);
-        assert_eq!(std::fs::read_to_string(sb.path("out/good.txt")).unwrap(), "[OTHER_ID]\n");
+        assert_eq!(
+            std::fs::read_to_string(sb.path("out/good.txt")).unwrap(),
+            "[OTHER_ID]\n"
+        );
     }
 
     #[test]
@@ -929,9 +1389,16 @@ mod bad_input {
         sb.write("tree/a.txt", "ZX1234\n");
         let out = sb.run("redact", &[os("tree")]);
         assert_eq!(out.code, 2, "{}", out.stderr);
-        assert!(out.stderr.contains("-o") || out.stderr.contains("--output"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("-o") || out.stderr.contains("--output"),
+            "{}",
+            out.stderr
+        );
         assert_eq!(out.stdout(), "");
-        assert_eq!(std::fs::read_to_string(sb.path("tree/a.txt")).unwrap(), "ZX1234\n");
+        assert_eq!(
+            std::fs::read_to_string(sb.path("tree/a.txt")).unwrap(),
+            "ZX1234\n"
+        );
         // One file without -o too: a copy needs a destination.
         let out = sb.run("redact", &[os("tree/a.txt")]);
         assert_eq!(out.code, 2, "{}", out.stderr);
@@ -944,7 +1411,11 @@ mod bad_input {
         sb.write("b.txt", "ZX1234\n");
         sb.write("afile", "x");
         let out = sb.run("redact", &[os("a.txt"), os("b.txt"), os("-o"), os("afile")]);
-        assert_eq!(out.code, 2, "several inputs need a directory: {}", out.stderr);
+        assert_eq!(
+            out.code, 2,
+            "several inputs need a directory: {}",
+            out.stderr
+        );
         assert!(out.stderr.contains("afile"), "{}", out.stderr);
     }
 }
@@ -963,9 +1434,18 @@ mod rules {
     #[test]
     fn check_passes_on_a_user_pack_layered_over_the_bundled_one() {
         let sb = Sandbox::new();
-        let out = deid(["rules".as_ref(), "check".as_ref(), "--rules".as_ref(), sb.path("pack.toml").as_os_str()]);
+        let out = deid([
+            "rules".as_ref(),
+            "check".as_ref(),
+            "--rules".as_ref(),
+            sb.path("pack.toml").as_os_str(),
+        ]);
         assert_eq!(out.code, 0, "{}", out.stderr);
-        assert!(out.stdout().contains("safe-harbor") && out.stdout().contains("cli-test"), "{}", out.stdout());
+        assert!(
+            out.stdout().contains("safe-harbor") && out.stdout().contains("cli-test"),
+            "{}",
+            out.stdout()
+        );
         let out = deid(["rules"]);
         assert_eq!(out.code, 2, "`rules` needs a subcommand");
     }
@@ -973,12 +1453,25 @@ mod rules {
     #[test]
     fn check_fails_on_a_failing_example_naming_pack_and_rule() {
         let sb = Sandbox::new();
-        let broken = PACK.replace(r#"examples = [{ text = "code ZX0000", match = "ZX0000" }]"#, r#"examples = [{ text = "code ZY0000", match = "ZY0000" }]"#);
+        let broken = PACK.replace(
+            r#"examples = [{ text = "code ZX0000", match = "ZX0000" }]"#,
+            r#"examples = [{ text = "code ZY0000", match = "ZY0000" }]"#,
+        );
         assert_ne!(broken, PACK);
         let pack = sb.write("broken.toml", broken);
-        let out = deid(["rules".as_ref(), "check".as_ref(), "--no-bundled".as_ref(), "--rules".as_ref(), pack.as_os_str()]);
+        let out = deid([
+            "rules".as_ref(),
+            "check".as_ref(),
+            "--no-bundled".as_ref(),
+            "--rules".as_ref(),
+            pack.as_os_str(),
+        ]);
         assert_eq!(out.code, 2, "{}", out.stderr);
-        let line = out.stderr.lines().find(|l| l.contains("test.code")).unwrap_or_else(|| panic!("names the rule: {}", out.stderr));
+        let line = out
+            .stderr
+            .lines()
+            .find(|l| l.contains("test.code"))
+            .unwrap_or_else(|| panic!("names the rule: {}", out.stderr));
         assert!(line.contains("cli-test"), "names the pack: {line}");
         assert!(!out.stdout().starts_with("ok"));
     }
@@ -986,10 +1479,17 @@ mod rules {
     #[test]
     fn a_pack_that_does_not_load_is_an_error_naming_pack_and_rule() {
         let sb = Sandbox::new();
-        let broken = PACK.replace("confidence = 0.6\n", "confidence = 0.6\nvalidators = [\"no-such-check\"]\n");
+        let broken = PACK.replace(
+            "confidence = 0.6\n",
+            "confidence = 0.6\nvalidators = [\"no-such-check\"]\n",
+        );
         assert_ne!(broken, PACK);
         let pack = sb.write("broken.toml", broken);
-        for command in [&["rules", "check"][..], &["rules", "list"], &["scan", "--format", "jsonl"]] {
+        for command in [
+            &["rules", "check"][..],
+            &["rules", "list"],
+            &["scan", "--format", "jsonl"],
+        ] {
             let mut args: Vec<&OsStr> = command.iter().map(os).collect();
             args.extend([os("--no-bundled"), os("--rules"), pack.as_os_str(), os("-")]);
             if command[0] == "rules" {
@@ -997,29 +1497,67 @@ mod rules {
             }
             let out = deid_in(None, &args, Some(b"ZX1234"));
             assert_eq!(out.code, 2, "{command:?}: {}", out.stderr);
-            assert!(out.stderr.contains("cli-test") && out.stderr.contains("test.code"), "{command:?}: {}", out.stderr);
-            assert!(out.stderr.contains("no-such-check"), "{command:?}: {}", out.stderr);
+            assert!(
+                out.stderr.contains("cli-test") && out.stderr.contains("test.code"),
+                "{command:?}: {}",
+                out.stderr
+            );
+            assert!(
+                out.stderr.contains("no-such-check"),
+                "{command:?}: {}",
+                out.stderr
+            );
         }
     }
 
     #[test]
     fn a_pack_with_an_unknown_key_is_an_error_naming_the_file() {
         let sb = Sandbox::new();
-        let pack = sb.write("typo.toml", PACK.replace("confidence = 0.6", "confidance = 0.6"));
-        let out = deid(["rules".as_ref(), "check".as_ref(), "--no-bundled".as_ref(), "--rules".as_ref(), pack.as_os_str()]);
+        let pack = sb.write(
+            "typo.toml",
+            PACK.replace("confidence = 0.6", "confidance = 0.6"),
+        );
+        let out = deid([
+            "rules".as_ref(),
+            "check".as_ref(),
+            "--no-bundled".as_ref(),
+            "--rules".as_ref(),
+            pack.as_os_str(),
+        ]);
         assert_eq!(out.code, 2, "{}", out.stderr);
-        assert!(out.stderr.contains("typo.toml") && out.stderr.contains("confidance"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("typo.toml") && out.stderr.contains("confidance"),
+            "{}",
+            out.stderr
+        );
     }
 
     #[test]
     fn a_pack_error_is_one_line() {
         let sb = Sandbox::new();
-        let pack = sb.write("typo.toml", PACK.replace("confidence = 0.6", "confidance = 0.6"));
-        let out = deid(["rules".as_ref(), "check".as_ref(), "--no-bundled".as_ref(), "--rules".as_ref(), pack.as_os_str()]);
+        let pack = sb.write(
+            "typo.toml",
+            PACK.replace("confidence = 0.6", "confidance = 0.6"),
+        );
+        let out = deid([
+            "rules".as_ref(),
+            "check".as_ref(),
+            "--no-bundled".as_ref(),
+            "--rules".as_ref(),
+            pack.as_os_str(),
+        ]);
         assert_eq!(out.code, 2, "{}", out.stderr);
-        let lines: Vec<&str> = out.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        let lines: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
         assert_eq!(lines.len(), 1, "{}", out.stderr);
-        assert!(lines[0].contains("typo.toml") && lines[0].contains("line"), "{}", out.stderr);
+        assert!(
+            lines[0].contains("typo.toml") && lines[0].contains("line"),
+            "{}",
+            out.stderr
+        );
     }
 
     #[test]
@@ -1033,19 +1571,40 @@ mod rules {
     fn list_shows_rules_under_their_types() {
         let out = deid(["rules", "list"]);
         assert_eq!(out.code, 0, "{}", out.stderr);
-        let headers: Vec<&str> = out.stdout().lines().filter(|l| !l.starts_with(' ') && !l.is_empty()).collect();
-        assert!(headers.contains(&"SSN") && headers.contains(&"PHONE"), "{}", out.stdout());
+        let headers: Vec<&str> = out
+            .stdout()
+            .lines()
+            .filter(|l| !l.starts_with(' ') && !l.is_empty())
+            .collect();
+        assert!(
+            headers.contains(&"SSN") && headers.contains(&"PHONE"),
+            "{}",
+            out.stdout()
+        );
         for header in &headers {
-            assert!(header.parse::<deid::EntityType>().is_ok(), "`{header}` is an entity type");
+            assert!(
+                header.parse::<deid::EntityType>().is_ok(),
+                "`{header}` is an entity type"
+            );
         }
         let sb = Sandbox::new();
         let pack = sb.path("pack.toml");
-        let out = deid([os("rules"), os("list"), os("--no-bundled"), os("--rules"), pack.as_os_str()]);
+        let out = deid([
+            os("rules"),
+            os("list"),
+            os("--no-bundled"),
+            os("--rules"),
+            pack.as_os_str(),
+        ]);
         assert_eq!(out.code, 0, "{}", out.stderr);
         let lines: Vec<&str> = out.stdout().lines().collect();
         // Contract order of types: NAME before SSN before OTHER_ID.
         assert_eq!(lines[0], "NAME");
-        assert!(lines[1].trim_start().starts_with("test.name"), "{}", out.stdout());
+        assert!(
+            lines[1].trim_start().starts_with("test.name"),
+            "{}",
+            out.stdout()
+        );
         assert_eq!(lines[2], "SSN");
         assert!(lines[3].trim_start().starts_with("test.ssn"));
         assert_eq!(lines[4], "OTHER_ID");
@@ -1060,6 +1619,10 @@ mod rules {
         let lines: Vec<&str> = out.stdout().lines().collect();
         assert_eq!(lines.first(), Some(&"SSN"), "{}", out.stdout());
         assert!(lines.len() >= 2, "at least one SSN rule: {}", out.stdout());
-        assert!(lines[1..].iter().all(|l| l.starts_with("  ")), "only SSN rules: {}", out.stdout());
+        assert!(
+            lines[1..].iter().all(|l| l.starts_with("  ")),
+            "only SSN rules: {}",
+            out.stdout()
+        );
     }
 }

@@ -534,7 +534,8 @@ fn process(engine: &Engine, selection: &FieldSelection, mode: Mode, item: &Item)
                     let record = match jsonl::parse_record(line, number) {
                         Ok(record) => record,
                         Err(error) => {
-                            result.error = Some(format!("{}: error: {}", error.line, error.message));
+                            result.error =
+                                Some(format!("{}: error: {}", error.line, error.message));
                             return;
                         }
                     };

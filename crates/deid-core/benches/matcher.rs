@@ -25,8 +25,10 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use aho_corasick::{AhoCorasick, MatchKind};
-use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use criterion::measurement::WallTime;
+use criterion::{
+    BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
+};
 use deid_core::{Finding, Matcher, RuleSet, RuleSetBuilder};
 
 /// Bytes of each generated input.
@@ -80,24 +82,122 @@ impl Rng {
 }
 
 const FIRST: &[&str] = &[
-    "James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David", "Elizabeth", "William",
-    "Barbara", "Susan", "Joseph", "Jessica", "Thomas", "Sarah", "Karen", "Daniel", "Nancy", "Matthew", "Ashley",
-    "Kevin", "Amanda", "Brian", "Melissa", "George", "Laura", "Maria", "Carmen", "Luis", "Wei", "Priya", "Omar",
+    "James",
+    "Mary",
+    "Robert",
+    "Patricia",
+    "John",
+    "Jennifer",
+    "Michael",
+    "Linda",
+    "David",
+    "Elizabeth",
+    "William",
+    "Barbara",
+    "Susan",
+    "Joseph",
+    "Jessica",
+    "Thomas",
+    "Sarah",
+    "Karen",
+    "Daniel",
+    "Nancy",
+    "Matthew",
+    "Ashley",
+    "Kevin",
+    "Amanda",
+    "Brian",
+    "Melissa",
+    "George",
+    "Laura",
+    "Maria",
+    "Carmen",
+    "Luis",
+    "Wei",
+    "Priya",
+    "Omar",
 ];
-const FIRST_NON_ASCII: &[&str] = &["José", "Zoë", "Søren", "Chloé", "Björn", "Renée", "Małgorzata"];
+const FIRST_NON_ASCII: &[&str] = &[
+    "José",
+    "Zoë",
+    "Søren",
+    "Chloé",
+    "Björn",
+    "Renée",
+    "Małgorzata",
+];
 const LAST: &[&str] = &[
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez", "Lopez",
-    "Wilson", "Anderson", "Taylor", "Moore", "Jackson", "Martin", "Lee", "Thompson", "White", "Harris", "Clark",
-    "Lewis", "Walker", "Young", "Allen", "King", "Wright", "Nguyen", "Patel", "O'Brien", "McDonald", "Smith-Jones",
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Lopez",
+    "Wilson",
+    "Anderson",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Thompson",
+    "White",
+    "Harris",
+    "Clark",
+    "Lewis",
+    "Walker",
+    "Young",
+    "Allen",
+    "King",
+    "Wright",
+    "Nguyen",
+    "Patel",
+    "O'Brien",
+    "McDonald",
+    "Smith-Jones",
 ];
-const LAST_NON_ASCII: &[&str] = &["Żukowski", "Nguyễn", "Müller", "Ólafsdóttir", "Dvořák", "Öztürk"];
-const CITIES: &[&str] = &["Springfield", "Riverside", "Franklin", "Greenville", "Bristol", "Salem", "Madison"];
-const STREETS: &[&str] = &["Oak St", "Maple Ave", "Cedar Rd", "Pine Lane", "Main Street", "Park Blvd"];
+const LAST_NON_ASCII: &[&str] = &[
+    "Żukowski",
+    "Nguyễn",
+    "Müller",
+    "Ólafsdóttir",
+    "Dvořák",
+    "Öztürk",
+];
+const CITIES: &[&str] = &[
+    "Springfield",
+    "Riverside",
+    "Franklin",
+    "Greenville",
+    "Bristol",
+    "Salem",
+    "Madison",
+];
+const STREETS: &[&str] = &[
+    "Oak St",
+    "Maple Ave",
+    "Cedar Rd",
+    "Pine Lane",
+    "Main Street",
+    "Park Blvd",
+];
 const STATES: &[&str] = &["CA", "NY", "TX", "IL", "MA", "WA", "OH"];
 const DOMAINS: &[&str] = &["example.org", "mail.example.com", "clinic.example.edu"];
 const CONDITIONS: &[&str] = &[
-    "chest pain", "atrial fibrillation", "heart failure", "COPD exacerbation", "cellulitis", "acute kidney injury",
-    "pneumonia", "low back pain", "iron deficiency anemia",
+    "chest pain",
+    "atrial fibrillation",
+    "heart failure",
+    "COPD exacerbation",
+    "cellulitis",
+    "acute kidney injury",
+    "pneumonia",
+    "low back pain",
+    "iron deficiency anemia",
 ];
 const PROSE: &[&str] = &[
     "Patient presents with a three-day history of productive cough, low-grade fever and malaise. Denies chest \
@@ -135,18 +235,36 @@ const LABS: &[(&str, &str, f64, f64)] = &[
 ];
 
 fn first(r: &mut Rng) -> &'static str {
-    if r.chance(3) { r.pick(FIRST_NON_ASCII) } else { r.pick(FIRST) }
+    if r.chance(3) {
+        r.pick(FIRST_NON_ASCII)
+    } else {
+        r.pick(FIRST)
+    }
 }
 
 fn last(r: &mut Rng) -> &'static str {
-    if r.chance(3) { r.pick(LAST_NON_ASCII) } else { r.pick(LAST) }
+    if r.chance(3) {
+        r.pick(LAST_NON_ASCII)
+    } else {
+        r.pick(LAST)
+    }
 }
 
 fn date(r: &mut Rng) -> String {
     if r.chance(50) {
-        format!("{:02}/{:02}/{}", r.range(1, 12), r.range(1, 28), r.range(1930, 2024))
+        format!(
+            "{:02}/{:02}/{}",
+            r.range(1, 12),
+            r.range(1, 28),
+            r.range(1930, 2024)
+        )
     } else {
-        format!("{}-{:02}-{:02}", r.range(2000, 2025), r.range(1, 12), r.range(1, 28))
+        format!(
+            "{}-{:02}-{:02}",
+            r.range(2000, 2025),
+            r.range(1, 12),
+            r.range(1, 28)
+        )
     }
 }
 
@@ -163,27 +281,102 @@ fn identifiers(r: &mut Rng, out: &mut String) {
     use std::fmt::Write;
     let (f, l) = (first(r), last(r));
     let _ = match r.below(6) {
-        0 => write!(out, "Seen today by Dr. {} for {}. Patient {f} {l} reports feeling better since {}.", last(r), r.pick(CONDITIONS), date(r)),
-        1 => write!(out, "Contact: {f} {l}, phone {}, fax {}, e-mail {}.{}@{}.", phone(r), phone(r), f.to_lowercase(), l.to_lowercase(), r.pick(DOMAINS)),
-        2 => write!(out, "Address on file: {} {}, {}, {} {:05}. Emergency contact {} {l} at {}.", r.range(1, 9999), r.pick(STREETS), r.pick(CITIES), r.pick(STATES), r.range(1001, 99950), first(r), phone(r)),
-        3 => write!(out, "Identifiers verified: MRN {}, SSN {:03}-{:02}-{:04}, date of birth {}.", r.range(1_000_000, 99_999_999), r.range(1, 665), r.range(1, 99), r.range(1, 9999), date(r)),
-        4 => write!(out, "{}-year-old admitted on {} with {}. Lives alone in {}; daughter {} visits weekly.", r.range(18, 104), date(r), r.pick(CONDITIONS), r.pick(CITIES), first(r)),
-        _ => write!(out, "Portal message from {f} {l} via https://portal.{}/p/{} from 10.{}.{}.{}.", r.pick(DOMAINS), r.range(1000, 99999), r.below(256), r.below(256), r.range(1, 254)),
+        0 => write!(
+            out,
+            "Seen today by Dr. {} for {}. Patient {f} {l} reports feeling better since {}.",
+            last(r),
+            r.pick(CONDITIONS),
+            date(r)
+        ),
+        1 => write!(
+            out,
+            "Contact: {f} {l}, phone {}, fax {}, e-mail {}.{}@{}.",
+            phone(r),
+            phone(r),
+            f.to_lowercase(),
+            l.to_lowercase(),
+            r.pick(DOMAINS)
+        ),
+        2 => write!(
+            out,
+            "Address on file: {} {}, {}, {} {:05}. Emergency contact {} {l} at {}.",
+            r.range(1, 9999),
+            r.pick(STREETS),
+            r.pick(CITIES),
+            r.pick(STATES),
+            r.range(1001, 99950),
+            first(r),
+            phone(r)
+        ),
+        3 => write!(
+            out,
+            "Identifiers verified: MRN {}, SSN {:03}-{:02}-{:04}, date of birth {}.",
+            r.range(1_000_000, 99_999_999),
+            r.range(1, 665),
+            r.range(1, 99),
+            r.range(1, 9999),
+            date(r)
+        ),
+        4 => write!(
+            out,
+            "{}-year-old admitted on {} with {}. Lives alone in {}; daughter {} visits weekly.",
+            r.range(18, 104),
+            date(r),
+            r.pick(CONDITIONS),
+            r.pick(CITIES),
+            first(r)
+        ),
+        _ => write!(
+            out,
+            "Portal message from {f} {l} via https://portal.{}/p/{} from 10.{}.{}.{}.",
+            r.pick(DOMAINS),
+            r.range(1000, 99999),
+            r.below(256),
+            r.below(256),
+            r.range(1, 254)
+        ),
     };
 }
 
 fn lab_table(r: &mut Rng, out: &mut String) {
     use std::fmt::Write;
-    let _ = writeln!(out, "Labs {} {:02}:{:02}", date(r), r.below(24), r.below(60));
-    let _ = writeln!(out, "{:<12} {:>8} {:<8} {:>13}", "Test", "Result", "Units", "Ref");
+    let _ = writeln!(
+        out,
+        "Labs {} {:02}:{:02}",
+        date(r),
+        r.below(24),
+        r.below(60)
+    );
+    let _ = writeln!(
+        out,
+        "{:<12} {:>8} {:<8} {:>13}",
+        "Test", "Result", "Units", "Ref"
+    );
     for &(name, unit, lo, hi) in LABS {
         let span = hi - lo;
         let value = lo - span * 0.15 + span * 1.3 * (r.below(10_000) as f64 / 10_000.0);
         let digits = if hi >= 100.0 { 0 } else { 1 };
-        let flag = if value > hi { " H" } else if value < lo { " L" } else { "" };
-        let _ = writeln!(out, "{name:<12} {value:>8.digits$} {unit:<8} {lo:>6.digits$}-{hi:<6.digits$}{flag}");
+        let flag = if value > hi {
+            " H"
+        } else if value < lo {
+            " L"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "{name:<12} {value:>8.digits$} {unit:<8} {lo:>6.digits$}-{hi:<6.digits$}{flag}"
+        );
     }
-    let _ = write!(out, "BP {}/{} HR {} RR {} SpO2 {}%", r.range(95, 175), r.range(55, 105), r.range(48, 120), r.range(12, 24), r.range(88, 100));
+    let _ = write!(
+        out,
+        "BP {}/{} HR {} RR {} SpO2 {}%",
+        r.range(95, 175),
+        r.range(55, 105),
+        r.range(48, 120),
+        r.range(12, 24),
+        r.range(88, 100)
+    );
 }
 
 /// The kinds of generated input.
@@ -210,7 +403,15 @@ fn generate(kind: Kind, seed: u64) -> Vec<u8> {
                 let _ = write!(out, "NOTE {note:08} | Progress note");
             }
             _ => {
-                let _ = write!(out, "NOTE {note:08} | Progress note\nPatient: {} {}  DOB: {}  MRN: {}\nAuthor: Dr. {}", first(&mut r), last(&mut r), date(&mut r), r.range(1_000_000, 99_999_999), last(&mut r));
+                let _ = write!(
+                    out,
+                    "NOTE {note:08} | Progress note\nPatient: {} {}  DOB: {}  MRN: {}\nAuthor: Dr. {}",
+                    first(&mut r),
+                    last(&mut r),
+                    date(&mut r),
+                    r.range(1_000_000, 99_999_999),
+                    last(&mut r)
+                );
             }
         }
         for _ in 0..r.range(3, 7) {
@@ -235,7 +436,10 @@ fn generate(kind: Kind, seed: u64) -> Vec<u8> {
 // Engines.
 
 fn bundled() -> RuleSet {
-    RuleSetBuilder::new().bundled().build().expect("the bundled pack builds")
+    RuleSetBuilder::new()
+        .bundled()
+        .build()
+        .expect("the bundled pack builds")
 }
 
 /// The bundled pack without `propagate`, assembled from its embedded files (dictionary
@@ -243,33 +447,64 @@ fn bundled() -> RuleSet {
 fn bundled_without_propagation() -> RuleSet {
     let dict = format!("\"{}/../../rules/dict/", env!("CARGO_MANIFEST_DIR"));
     let mut text = String::new();
-    for file in ["pack.toml", "names.toml", "dates.toml", "contact.toml", "ids.toml", "places.toml"] {
+    for file in [
+        "pack.toml",
+        "names.toml",
+        "dates.toml",
+        "contact.toml",
+        "ids.toml",
+        "places.toml",
+    ] {
         let part = deid_core::bundled_file(&format!("safe-harbor/{file}")).expect("a bundled file");
-        for line in part.lines().filter(|l| !l.trim_start().starts_with("propagate")) {
+        for line in part
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("propagate"))
+        {
             text.push_str(&line.replace("\"../dict/", &dict));
             text.push('\n');
         }
     }
-    RuleSetBuilder::new().toml("bench:no-propagation", &text).build().expect("the pack without propagation builds")
+    RuleSetBuilder::new()
+        .toml("bench:no-propagation", &text)
+        .build()
+        .expect("the pack without propagation builds")
 }
 
 /// The bundled pack with its dictionary rules disabled.
 fn patterns_only() -> RuleSet {
-    let ids: Vec<String> =
-        bundled().rules().iter().filter(|r| r.is_dictionary_rule()).map(|r| toml_string(r.id())).collect();
+    let ids: Vec<String> = bundled()
+        .rules()
+        .iter()
+        .filter(|r| r.is_dictionary_rule())
+        .map(|r| toml_string(r.id()))
+        .collect();
     let layer = format!("disable = [{}]\n", ids.join(", "));
-    RuleSetBuilder::new().bundled().toml("bench:patterns-only", &layer).build().expect("patterns-only pack builds")
+    RuleSetBuilder::new()
+        .bundled()
+        .toml("bench:patterns-only", &layer)
+        .build()
+        .expect("patterns-only pack builds")
 }
 
 fn dictionary(name: &str) -> Vec<String> {
     let path = format!("{}/../../rules/dict/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// A pack with one dictionary rule over first names and surnames, nothing else.
 fn names_only(first_names: &[String], surnames: &[String]) -> RuleSet {
-    let quote = |words: &[String]| words.iter().map(|w| toml_string(w)).collect::<Vec<_>>().join(",");
+    let quote = |words: &[String]| {
+        words
+            .iter()
+            .map(|w| toml_string(w))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
     let pack = format!(
         "[[dictionary]]\nid = \"first-names\"\nwords = [{}]\n\n[[dictionary]]\nid = \"surnames\"\nwords = [{}]\n\n\
          [[rule]]\nid = \"bench.names\"\ntype = \"NAME\"\ndictionaries = [\"first-names\", \"surnames\"]\n\
@@ -278,7 +513,10 @@ fn names_only(first_names: &[String], surnames: &[String]) -> RuleSet {
         quote(first_names),
         quote(surnames)
     );
-    RuleSetBuilder::new().toml("bench:names", &pack).build().expect("names pack builds")
+    RuleSetBuilder::new()
+        .toml("bench:names", &pack)
+        .build()
+        .expect("names pack builds")
 }
 
 /// A TOML basic string (Rust's `{:?}` escapes combining marks as `\u{…}`, which TOML
@@ -315,7 +553,10 @@ fn aho_corasick_words(automaton: &AhoCorasick, text: &[u8]) -> usize {
 }
 
 fn sorted(mut findings: Vec<Finding>) -> Vec<(usize, usize, usize)> {
-    let mut keys: Vec<_> = findings.drain(..).map(|f| (f.start, f.end, f.rule)).collect();
+    let mut keys: Vec<_> = findings
+        .drain(..)
+        .map(|f| (f.start, f.end, f.rule))
+        .collect();
     keys.sort_unstable();
     keys
 }
@@ -338,18 +579,33 @@ fn bench_bundled(c: &mut Criterion) {
     let [notes, digits, clean] = inputs();
     for (name, text) in [&notes, &digits, &clean] {
         matcher.scan_into(text, &mut scratch, &mut out);
-        eprintln!("matcher/bundled/{name}: {} bytes, {} findings", text.len(), out.len());
+        eprintln!(
+            "matcher/bundled/{name}: {} bytes, {} findings",
+            text.len(),
+            out.len()
+        );
         let mut group = new_group(c, &format!("matcher/bundled/{name}"), text.len());
-        group.bench_function("scan_into", |b| b.iter(|| matcher.scan_into(black_box(text), &mut scratch, &mut out)));
+        group.bench_function("scan_into", |b| {
+            b.iter(|| matcher.scan_into(black_box(text), &mut scratch, &mut out))
+        });
         group.finish();
     }
     let matcher = Matcher::new(bundled_without_propagation()).expect("the pack compiles");
     let mut scratch = matcher.scratch();
     let (name, text) = &notes;
     matcher.scan_into(text, &mut scratch, &mut out);
-    eprintln!("matcher/bundled-no-propagation/{name}: {} findings", out.len());
-    let mut group = new_group(c, &format!("matcher/bundled-no-propagation/{name}"), text.len());
-    group.bench_function("scan_into", |b| b.iter(|| matcher.scan_into(black_box(text), &mut scratch, &mut out)));
+    eprintln!(
+        "matcher/bundled-no-propagation/{name}: {} findings",
+        out.len()
+    );
+    let mut group = new_group(
+        c,
+        &format!("matcher/bundled-no-propagation/{name}"),
+        text.len(),
+    );
+    group.bench_function("scan_into", |b| {
+        b.iter(|| matcher.scan_into(black_box(text), &mut scratch, &mut out))
+    });
     group.finish();
 }
 
@@ -363,19 +619,40 @@ fn bench_dispatch(c: &mut Criterion) {
             matcher.candidates_into(text, &mut scratch, &mut fast);
             matcher.reference_candidates_into(text, &mut scratch, &mut reference);
             let (one_pass, each) = (sorted(fast.clone()), sorted(reference.clone()));
-            assert_eq!(one_pass, each, "one-pass and reference candidates differ on {name}");
-            eprintln!("candidates/*-{config}/{name}: {} candidates, both engines agree", one_pass.len());
+            assert_eq!(
+                one_pass, each,
+                "one-pass and reference candidates differ on {name}"
+            );
+            eprintln!(
+                "candidates/*-{config}/{name}: {} candidates, both engines agree",
+                one_pass.len()
+            );
             for (engine, reference) in [("automaton", false), ("reference", true)] {
-                let mut group = new_group(c, &format!("candidates/{engine}-{config}/{name}"), text.len());
-                group.bench_function(if reference { "reference_candidates_into" } else { "candidates_into" }, |b| {
-                    b.iter(|| {
-                        if reference {
-                            matcher.reference_candidates_into(black_box(text), &mut scratch, &mut fast)
-                        } else {
-                            matcher.candidates_into(black_box(text), &mut scratch, &mut fast)
-                        }
-                    })
-                });
+                let mut group = new_group(
+                    c,
+                    &format!("candidates/{engine}-{config}/{name}"),
+                    text.len(),
+                );
+                group.bench_function(
+                    if reference {
+                        "reference_candidates_into"
+                    } else {
+                        "candidates_into"
+                    },
+                    |b| {
+                        b.iter(|| {
+                            if reference {
+                                matcher.reference_candidates_into(
+                                    black_box(text),
+                                    &mut scratch,
+                                    &mut fast,
+                                )
+                            } else {
+                                matcher.candidates_into(black_box(text), &mut scratch, &mut fast)
+                            }
+                        })
+                    },
+                );
                 group.finish();
             }
         }
@@ -390,9 +667,15 @@ fn bench_dictionary(c: &mut Criterion) {
     let mut scratch = matcher.scratch();
     let mut out = Vec::new();
     matcher.scan_into(&notes, &mut scratch, &mut out);
-    eprintln!("dictionary/deid-words: {} entries, {} findings", first_names.len() + surnames.len(), out.len());
+    eprintln!(
+        "dictionary/deid-words: {} entries, {} findings",
+        first_names.len() + surnames.len(),
+        out.len()
+    );
     let mut group = new_group(c, "dictionary/deid-words-title-or-upper/notes", notes.len());
-    group.bench_function("scan_into", |b| b.iter(|| matcher.scan_into(black_box(&notes), &mut scratch, &mut out)));
+    group.bench_function("scan_into", |b| {
+        b.iter(|| matcher.scan_into(black_box(&notes), &mut scratch, &mut out))
+    });
     group.finish();
 
     let started = std::time::Instant::now();
@@ -408,8 +691,14 @@ fn bench_dictionary(c: &mut Criterion) {
         automaton.memory_usage(),
         aho_corasick_words(&automaton, &notes)
     );
-    let mut group = new_group(c, "dictionary/aho-corasick-ci-leftmost-longest/notes", notes.len());
-    group.bench_function("find_iter", |b| b.iter(|| aho_corasick_words(&automaton, black_box(&notes))));
+    let mut group = new_group(
+        c,
+        "dictionary/aho-corasick-ci-leftmost-longest/notes",
+        notes.len(),
+    );
+    group.bench_function("find_iter", |b| {
+        b.iter(|| aho_corasick_words(&automaton, black_box(&notes)))
+    });
     group.finish();
 }
 

@@ -216,7 +216,9 @@ pub(crate) fn pattern_shape(pattern: &str) -> Result<PatternShape, String> {
                 .into(),
         );
     }
-    Ok(PatternShape { max_len: hir.properties().maximum_len() })
+    Ok(PatternShape {
+        max_len: hir.properties().maximum_len(),
+    })
 }
 
 impl Matcher {
@@ -242,7 +244,8 @@ impl Matcher {
         let mut patterns = Vec::new();
         // Pattern indexes per family (entity type). PERF: one family per type measured best on
         // notes: two big families build huge DFAs, one per rule makes too many passes.
-        let mut family_members: std::collections::BTreeMap<crate::EntityType, Vec<usize>> = Default::default();
+        let mut family_members: std::collections::BTreeMap<crate::EntityType, Vec<usize>> =
+            Default::default();
         let mut sources = Vec::new();
         let mut word_rules = Vec::new();
         let mut any_case = false;
@@ -1126,7 +1129,10 @@ mod tests {
 
     #[test]
     fn pattern_lengths() {
-        assert_eq!(pattern_shape("[0-9]{3}-[0-9]{2,4}").unwrap().max_len, Some(8));
+        assert_eq!(
+            pattern_shape("[0-9]{3}-[0-9]{2,4}").unwrap().max_len,
+            Some(8)
+        );
         assert_eq!(pattern_shape("[0-9]+").unwrap().max_len, None);
     }
 

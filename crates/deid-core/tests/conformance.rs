@@ -164,16 +164,29 @@ examples = [{ text = "Maria Lopez came", match = "Maria Lopez" }]
 /// Cases per property: 64 by default, to keep the suite fast; `PROPTEST_CASES=5000` for a
 /// deep run.
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(64)
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(64)
 }
 
 fn bundled() -> RuleSet {
     static RULES: OnceLock<RuleSet> = OnceLock::new();
-    RULES.get_or_init(|| RuleSetBuilder::new().bundled().build().expect("the bundled pack loads")).clone()
+    RULES
+        .get_or_init(|| {
+            RuleSetBuilder::new()
+                .bundled()
+                .build()
+                .expect("the bundled pack loads")
+        })
+        .clone()
 }
 
 fn overlap_pack() -> RuleSet {
-    RuleSetBuilder::new().toml("overlap-test.toml", OVERLAP_PACK).build().expect("the overlap pack loads")
+    RuleSetBuilder::new()
+        .toml("overlap-test.toml", OVERLAP_PACK)
+        .build()
+        .expect("the overlap pack loads")
 }
 
 /// The bundled pack and the overlap pack, compiled once for the whole binary: `bundled` at
@@ -181,11 +194,19 @@ fn overlap_pack() -> RuleSet {
 fn shared() -> &'static [(&'static str, Matcher)] {
     static MATCHERS: OnceLock<Vec<(&'static str, Matcher)>> = OnceLock::new();
     MATCHERS.get_or_init(|| {
-        let zero = MatchOptions { min_confidence: 0.0 };
+        let zero = MatchOptions {
+            min_confidence: 0.0,
+        };
         vec![
             ("bundled", Matcher::new(bundled()).unwrap()),
-            ("bundled@0", Matcher::with_options(bundled(), &zero).unwrap()),
-            ("overlap@0", Matcher::with_options(overlap_pack(), &zero).unwrap()),
+            (
+                "bundled@0",
+                Matcher::with_options(bundled(), &zero).unwrap(),
+            ),
+            (
+                "overlap@0",
+                Matcher::with_options(overlap_pack(), &zero).unwrap(),
+            ),
         ]
     })
 }
@@ -205,7 +226,11 @@ fn scan_matchers() -> impl Iterator<Item = &'static (&'static str, Matcher)> {
 }
 
 fn sorted(mut findings: Vec<Finding>) -> Vec<Finding> {
-    findings.sort_by(|a, b| (a.start, a.end, a.rule).cmp(&(b.start, b.end, b.rule)).then(a.confidence.total_cmp(&b.confidence)));
+    findings.sort_by(|a, b| {
+        (a.start, a.end, a.rule)
+            .cmp(&(b.start, b.end, b.rule))
+            .then(a.confidence.total_cmp(&b.confidence))
+    });
     findings
 }
 
@@ -222,11 +247,28 @@ fn both_candidates(matcher: &Matcher, text: &[u8]) -> (Vec<Finding>, Vec<Finding
 fn disagreement(matcher: &Matcher, text: &[u8], fast: &[Finding], reference: &[Finding]) -> String {
     let show = |f: &Finding| {
         let value = String::from_utf8_lossy(&text[f.start..f.end]);
-        format!("{}..{} {} {:?}", f.start, f.end, matcher.rule(f.rule).id(), value)
+        format!(
+            "{}..{} {} {:?}",
+            f.start,
+            f.end,
+            matcher.rule(f.rule).id(),
+            value
+        )
     };
-    let only_fast: Vec<String> = fast.iter().filter(|f| !reference.contains(f)).map(show).collect();
-    let only_reference: Vec<String> = reference.iter().filter(|f| !fast.contains(f)).map(show).collect();
-    format!("text of {} bytes; only in the fast path: {only_fast:?}; only in the reference: {only_reference:?}", text.len())
+    let only_fast: Vec<String> = fast
+        .iter()
+        .filter(|f| !reference.contains(f))
+        .map(show)
+        .collect();
+    let only_reference: Vec<String> = reference
+        .iter()
+        .filter(|f| !fast.contains(f))
+        .map(show)
+        .collect();
+    format!(
+        "text of {} bytes; only in the fast path: {only_fast:?}; only in the reference: {only_reference:?}",
+        text.len()
+    )
 }
 
 /// Text generators: identifier-like fragments glued with noise.
@@ -250,8 +292,17 @@ mod texts {
             Just(s("zoë.o'neil@example.org")),
             "[0-9]{5}(-[0-9]{4})?".prop_map(|x| s(&x)),
             "#[0-9]{1,9}".prop_map(|x| s(&x)),
-            prop::sample::select(vec!["-5", "536-90-4399-1234", "\nXY1234\n", "ab", "abx", "abcdef12x", "Éva", "Dr. Żukowski-Nowak"])
-                .prop_map(s),
+            prop::sample::select(vec![
+                "-5",
+                "536-90-4399-1234",
+                "\nXY1234\n",
+                "ab",
+                "abx",
+                "abcdef12x",
+                "Éva",
+                "Dr. Żukowski-Nowak"
+            ])
+            .prop_map(s),
         ]
         .boxed()
     }
@@ -289,11 +340,53 @@ mod texts {
 
     fn word() -> BoxedStrategy<Vec<u8>> {
         prop::sample::select(vec![
-            "the", "patient", "Patient", "MRN", "mrn", "record no", "SSN", "ZIP", "zip", "mg", "mL", "ID", "id:", "call",
-            "seen", "on", "at", "phone", "name:", "Record", "clinic", "Cleveland", "Patient:", "DOB:", "Attending:", "cc:",
-            "March 21, 1940", "Mar. 27, 2020", "17 March 2020", "@ 9:57 am", "92 yo", "age 91", "Chicago, IL 60601",
-            "Cook County", "123 Main St.", "P.O. Box 12", "Apt 4B", "Medicare", "Subscriber ID:", "Claim #", "NPI",
-            "192.168.0.1", "https://example.org/p?id=1", "fax", "Fax:", "Ward", "Regional Medical Center",
+            "the",
+            "patient",
+            "Patient",
+            "MRN",
+            "mrn",
+            "record no",
+            "SSN",
+            "ZIP",
+            "zip",
+            "mg",
+            "mL",
+            "ID",
+            "id:",
+            "call",
+            "seen",
+            "on",
+            "at",
+            "phone",
+            "name:",
+            "Record",
+            "clinic",
+            "Cleveland",
+            "Patient:",
+            "DOB:",
+            "Attending:",
+            "cc:",
+            "March 21, 1940",
+            "Mar. 27, 2020",
+            "17 March 2020",
+            "@ 9:57 am",
+            "92 yo",
+            "age 91",
+            "Chicago, IL 60601",
+            "Cook County",
+            "123 Main St.",
+            "P.O. Box 12",
+            "Apt 4B",
+            "Medicare",
+            "Subscriber ID:",
+            "Claim #",
+            "NPI",
+            "192.168.0.1",
+            "https://example.org/p?id=1",
+            "fax",
+            "Fax:",
+            "Ward",
+            "Regional Medical Center",
         ])
         .prop_map(s)
         .boxed()
@@ -302,9 +395,15 @@ mod texts {
     fn noise() -> BoxedStrategy<Vec<u8>> {
         prop_oneof![
             "[0-9]{1,12}".prop_map(|x| s(&x)),
-            prop::sample::select(vec![".", ",", ";", ":", "-", "/", "(", ")", "#", "'", "\"", "@", "+", "’", "—", "_"]).prop_map(s),
+            prop::sample::select(vec![
+                ".", ",", ";", ":", "-", "/", "(", ")", "#", "'", "\"", "@", "+", "’", "—", "_"
+            ])
+            .prop_map(s),
             prop::sample::select(vec![" ", " ", "  ", "\t"]).prop_map(s),
-            prop::sample::select(vec!["\n", "\n", "\r\n", "\n\n", "\n \n", "\n\t\n", "\r\n\r\n"]).prop_map(s),
+            prop::sample::select(vec![
+                "\n", "\n", "\r\n", "\n\n", "\n \n", "\n\t\n", "\r\n\r\n"
+            ])
+            .prop_map(s),
             prop::sample::select(vec![
                 vec![0xFF],
                 vec![0xC3],
@@ -323,13 +422,29 @@ mod texts {
     /// A long line: long enough, some of the time, to force a cut of an over-long segment
     /// ([`deid_core::MAX_SEGMENT`]), with or without spaces to cut at.
     fn long_line() -> BoxedStrategy<Vec<u8>> {
-        (prop::sample::select(vec!["a", "ab ", "é", "536-90-4399 ", "Ab", "9"]), 1_000usize..70_000)
-            .prop_map(|(unit, bytes)| unit.as_bytes().iter().copied().cycle().take(bytes.div_ceil(unit.len()) * unit.len()).collect())
+        (
+            prop::sample::select(vec!["a", "ab ", "é", "536-90-4399 ", "Ab", "9"]),
+            1_000usize..70_000,
+        )
+            .prop_map(|(unit, bytes)| {
+                unit.as_bytes()
+                    .iter()
+                    .copied()
+                    .cycle()
+                    .take(bytes.div_ceil(unit.len()) * unit.len())
+                    .collect()
+            })
             .boxed()
     }
 
     fn fragment(valid_utf8: bool) -> BoxedStrategy<Vec<u8>> {
-        let noise = if valid_utf8 { noise().prop_filter("valid UTF-8", |b| std::str::from_utf8(b).is_ok()).boxed() } else { noise() };
+        let noise = if valid_utf8 {
+            noise()
+                .prop_filter("valid UTF-8", |b| std::str::from_utf8(b).is_ok())
+                .boxed()
+        } else {
+            noise()
+        };
         prop_oneof![
             6 => identifier(),
             4 => name(),
@@ -378,9 +493,22 @@ mod agreement {
         let mut texts = Vec::new();
         for filler in [&b"ab "[..], b"x\n", "é".as_bytes()] {
             for shift in [0usize, 5, 11] {
-                let mut text: Vec<u8> = filler.iter().copied().cycle().take(deid_core::MAX_SEGMENT - shift).collect();
-                text.extend_from_slice(" 536-90-4399 (312) 555-0142 Dr. Żukowski 2016-04-23\n\nMRN 815406 ".as_bytes());
-                text.extend(filler.iter().copied().cycle().take(deid_core::MAX_SEGMENT + 7));
+                let mut text: Vec<u8> = filler
+                    .iter()
+                    .copied()
+                    .cycle()
+                    .take(deid_core::MAX_SEGMENT - shift)
+                    .collect();
+                text.extend_from_slice(
+                    " 536-90-4399 (312) 555-0142 Dr. Żukowski 2016-04-23\n\nMRN 815406 ".as_bytes(),
+                );
+                text.extend(
+                    filler
+                        .iter()
+                        .copied()
+                        .cycle()
+                        .take(deid_core::MAX_SEGMENT + 7),
+                );
                 text.extend_from_slice(b"Anna 536-90-4399");
                 texts.push(text);
             }
@@ -388,7 +516,11 @@ mod agreement {
         for (label, matcher) in agreement_matchers() {
             for text in &texts {
                 let (fast, reference) = both_candidates(matcher, text);
-                assert!(fast == reference, "{label}: {}", disagreement(matcher, text, &fast, &reference));
+                assert!(
+                    fast == reference,
+                    "{label}: {}",
+                    disagreement(matcher, text, &fast, &reference)
+                );
             }
         }
     }
@@ -396,7 +528,8 @@ mod agreement {
     #[test]
     fn fast_path_finds_something_in_the_fixed_texts() {
         // Guards the agreement tests against agreeing on nothing.
-        let text = "Dr. Angie Żukowski, MRN 815406, SSN 536-90-4399, call (312) 555-0142 on 2016-04-23.";
+        let text =
+            "Dr. Angie Żukowski, MRN 815406, SSN 536-90-4399, call (312) 555-0142 on 2016-04-23.";
         for (label, matcher) in agreement_matchers() {
             let (fast, _) = both_candidates(matcher, text.as_bytes());
             assert!(fast.len() >= 3, "{label}: only {} candidates", fast.len());
@@ -405,7 +538,8 @@ mod agreement {
 
     #[test]
     fn fast_path_equals_reference_on_the_dev_corpus() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpora/dev/notes.jsonl");
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/corpora/dev/notes.jsonl");
         let Ok(corpus) = std::fs::read_to_string(&path) else {
             eprintln!("skipped: no dev corpus at {}", path.display());
             return;
@@ -413,9 +547,13 @@ mod agreement {
         let mut documents = 0;
         let mut candidates = 0;
         // The first 300 documents by default; `DEID_CORPUS_DOCS=2000` for a deep run.
-        let wanted: usize = std::env::var("DEID_CORPUS_DOCS").ok().and_then(|n| n.parse().ok()).unwrap_or(300);
+        let wanted: usize = std::env::var("DEID_CORPUS_DOCS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(300);
         for line in corpus.lines().filter(|l| !l.trim().is_empty()).take(wanted) {
-            let record: serde_json::Value = serde_json::from_str(line).expect("the corpus is JSONL");
+            let record: serde_json::Value =
+                serde_json::from_str(line).expect("the corpus is JSONL");
             let texts: Vec<&str> = record
                 .as_object()
                 .expect("records are objects")
@@ -427,13 +565,20 @@ mod agreement {
                 for (label, matcher) in agreement_matchers() {
                     let (fast, reference) = both_candidates(matcher, text.as_bytes());
                     let id = record.get("id").and_then(|v| v.as_str()).unwrap_or("?");
-                    assert!(fast == reference, "{label}, document {id}: {}", disagreement(matcher, text.as_bytes(), &fast, &reference));
+                    assert!(
+                        fast == reference,
+                        "{label}, document {id}: {}",
+                        disagreement(matcher, text.as_bytes(), &fast, &reference)
+                    );
                     candidates += fast.len();
                 }
             }
             documents += 1;
         }
-        assert!(documents >= wanted.min(300), "the dev corpus has at least 300 documents, found {documents}");
+        assert!(
+            documents >= wanted.min(300),
+            "the dev corpus has at least 300 documents, found {documents}"
+        );
         assert!(candidates > 0);
     }
 }
@@ -456,7 +601,12 @@ mod bundled {
         let (_, matcher) = &shared()[0];
         let text = b"Patient SSN 536-90-4399 on file.";
         let found = matcher.scan(text);
-        assert!(found.iter().any(|f| f.entity == deid_core::EntityType::Ssn && f.value(text) == b"536-90-4399"), "{found:?}");
+        assert!(
+            found
+                .iter()
+                .any(|f| f.entity == deid_core::EntityType::Ssn && f.value(text) == b"536-90-4399"),
+            "{found:?}"
+        );
     }
 
     #[test]
@@ -474,7 +624,12 @@ mod invariants {
     fn check(text: &[u8], findings: &[Finding]) -> Result<(), String> {
         for f in findings {
             if !(f.start < f.end && f.end <= text.len()) {
-                return Err(format!("finding {}..{} out of bounds (len {})", f.start, f.end, text.len()));
+                return Err(format!(
+                    "finding {}..{} out of bounds (len {})",
+                    f.start,
+                    f.end,
+                    text.len()
+                ));
             }
             if !(0.0..=1.0).contains(&f.confidence) {
                 return Err(format!("confidence {} outside 0..=1", f.confidence));
@@ -482,10 +637,16 @@ mod invariants {
         }
         for pair in findings.windows(2) {
             if pair[0].start > pair[1].start {
-                return Err(format!("not sorted: {}..{} before {}..{}", pair[0].start, pair[0].end, pair[1].start, pair[1].end));
+                return Err(format!(
+                    "not sorted: {}..{} before {}..{}",
+                    pair[0].start, pair[0].end, pair[1].start, pair[1].end
+                ));
             }
             if pair[0].end > pair[1].start {
-                return Err(format!("overlap: {}..{} and {}..{}", pair[0].start, pair[0].end, pair[1].start, pair[1].end));
+                return Err(format!(
+                    "overlap: {}..{} and {}..{}",
+                    pair[0].start, pair[0].end, pair[1].start, pair[1].end
+                ));
             }
         }
         if let Ok(s) = std::str::from_utf8(text) {
@@ -526,7 +687,11 @@ mod invariants {
     #[test]
     fn scratch_reuse_gives_the_same_findings() {
         let (_, matcher) = &shared()[0];
-        let texts: [&[u8]; 3] = [b"SSN 536-90-4399\n\nDr. Angie \xc5\xbbukowski", b"", b"\xff\xfe536-90-4399\xc3"];
+        let texts: [&[u8]; 3] = [
+            b"SSN 536-90-4399\n\nDr. Angie \xc5\xbbukowski",
+            b"",
+            b"\xff\xfe536-90-4399\xc3",
+        ];
         let mut scratch = matcher.scratch();
         let mut out = Vec::new();
         for text in texts.iter().chain(texts.iter()) {
@@ -541,7 +706,10 @@ mod invariants {
         let (_, matcher) = &shared()[0];
         let text = b"\xff\xfe\xc3 SSN 536-90-4399 \x80";
         let found = matcher.scan(text);
-        let ssn = found.iter().find(|f| f.entity == deid_core::EntityType::Ssn).expect("the SSN is found");
+        let ssn = found
+            .iter()
+            .find(|f| f.entity == deid_core::EntityType::Ssn)
+            .expect("the SSN is found");
         assert_eq!((ssn.start, ssn.end), (8, 19));
     }
 }
@@ -554,7 +722,11 @@ mod packs {
     fn bundled_ssn_rule() -> (usize, String) {
         let (_, matcher) = &shared()[0];
         let text = b"SSN 536-90-4399.";
-        let finding = matcher.scan(text).into_iter().find(|f| f.entity == EntityType::Ssn).expect("the bundled pack finds an SSN");
+        let finding = matcher
+            .scan(text)
+            .into_iter()
+            .find(|f| f.entity == EntityType::Ssn)
+            .expect("the bundled pack finds an SSN");
         (finding.rule, matcher.rule(finding.rule).id().to_owned())
     }
 
@@ -574,10 +746,22 @@ confidence = 0.7
 examples = [{{ text = "code XQ-1234", match = "XQ-1234" }}]
 "#
         );
-        let rules = RuleSetBuilder::new().bundled().toml("user.toml", &user).build().unwrap();
-        assert_eq!(rules.rules().len(), before.rules().len(), "replaced, not added");
+        let rules = RuleSetBuilder::new()
+            .bundled()
+            .toml("user.toml", &user)
+            .build()
+            .unwrap();
+        assert_eq!(
+            rules.rules().len(),
+            before.rules().len(),
+            "replaced, not added"
+        );
         let rule = &rules.rules()[index];
-        assert_eq!(rule.id(), id, "the replacement keeps the replaced rule's priority");
+        assert_eq!(
+            rule.id(),
+            id,
+            "the replacement keeps the replaced rule's priority"
+        );
         assert_eq!(rule.entity(), EntityType::OtherId);
         assert_eq!(rule.pack(), "site-overrides");
         assert_eq!(rule.patterns(), ["XQ-[0-9]{4}"]);
@@ -588,20 +772,35 @@ examples = [{{ text = "code XQ-1234", match = "XQ-1234" }}]
         let matcher = Matcher::new(rules).unwrap();
         let text = b"SSN 536-90-4399, code XQ-1234";
         let found = matcher.scan(text);
-        assert!(!found.iter().any(|f| f.rule == index && f.value(text) == b"536-90-4399"), "the old rule is gone");
-        assert!(found.iter().any(|f| f.rule == index && f.value(text) == b"XQ-1234" && f.entity == EntityType::OtherId));
+        assert!(
+            !found
+                .iter()
+                .any(|f| f.rule == index && f.value(text) == b"536-90-4399"),
+            "the old rule is gone"
+        );
+        assert!(found.iter().any(|f| f.rule == index
+            && f.value(text) == b"XQ-1234"
+            && f.entity == EntityType::OtherId));
     }
 
     #[test]
     fn a_user_pack_disables_a_bundled_rule_by_id() {
         let (_, id) = bundled_ssn_rule();
         let before = bundled();
-        let rules = RuleSetBuilder::new().bundled().toml("user.toml", &format!("disable = [\"{id}\"]\n")).build().unwrap();
+        let rules = RuleSetBuilder::new()
+            .bundled()
+            .toml("user.toml", &format!("disable = [\"{id}\"]\n"))
+            .build()
+            .unwrap();
         assert_eq!(rules.rules().len(), before.rules().len() - 1);
         assert!(rules.rules().iter().all(|r| r.id() != id));
         let matcher = Matcher::new(rules).unwrap();
         let text = b"SSN 536-90-4399.";
-        let kept: Vec<&str> = matcher.scan(text).iter().map(|f| matcher.rule(f.rule).id()).collect();
+        let kept: Vec<&str> = matcher
+            .scan(text)
+            .iter()
+            .map(|f| matcher.rule(f.rule).id())
+            .collect();
         assert!(!kept.contains(&id.as_str()), "{kept:?}");
     }
 
@@ -621,7 +820,11 @@ examples = [{ text = "PLATE-ABC", match = "PLATE-ABC" }]
             .build()
             .unwrap();
         assert_eq!(rules.rules().last().unwrap().id(), "t.extra");
-        assert_eq!(rules.rules().last().unwrap().pack(), "second.toml", "a pack without a name is named by its origin");
+        assert_eq!(
+            rules.rules().last().unwrap().pack(),
+            "second.toml",
+            "a pack without a name is named by its origin"
+        );
     }
 
     /// A one-rule pack with `body` as the rule's extra lines.
@@ -634,27 +837,43 @@ patterns = ['''[0-9]{3}-[0-9]{2}-[0-9]{4}''']
 examples = [{ text = "536-90-4399", match = "536-90-4399" }]"#;
 
     fn load_error(origin: &str, text: &str) -> deid_core::Error {
-        RuleSetBuilder::new().toml(origin, text).build().expect_err("the pack must not load")
+        RuleSetBuilder::new()
+            .toml(origin, text)
+            .build()
+            .expect_err("the pack must not load")
     }
 
     /// Asserts the error names the pack (by name or origin) and the rule, in its accessors
     /// and in its message.
     fn assert_names(error: &deid_core::Error, pack: &str, rule: &str) {
         let message = error.to_string();
-        assert!(message.contains(pack), "message names the pack `{pack}`: {message}");
+        assert!(
+            message.contains(pack),
+            "message names the pack `{pack}`: {message}"
+        );
         assert!(error.pack().contains(pack), "pack() = {:?}", error.pack());
         assert_eq!(error.rule(), Some(rule), "rule() for: {message}");
-        assert!(message.contains(rule), "message names the rule `{rule}`: {message}");
+        assert!(
+            message.contains(rule),
+            "message names the rule `{rule}`: {message}"
+        );
     }
 
     #[test]
     fn the_good_rule_used_by_the_error_tests_loads() {
-        RuleSetBuilder::new().toml("good.toml", &one_rule("ok.rule", GOOD)).build().unwrap();
+        RuleSetBuilder::new()
+            .toml("good.toml", &one_rule("ok.rule", GOOD))
+            .build()
+            .unwrap();
     }
 
     #[test]
     fn disabling_an_unknown_id_is_an_error_naming_pack_and_id() {
-        let error = RuleSetBuilder::new().bundled().toml("user.toml", "disable = [\"no.such.rule\"]\n").build().unwrap_err();
+        let error = RuleSetBuilder::new()
+            .bundled()
+            .toml("user.toml", "disable = [\"no.such.rule\"]\n")
+            .build()
+            .unwrap_err();
         assert!(matches!(error.kind(), ErrorKind::Invalid(_)), "{error:?}");
         assert_names(&error, "user.toml", "no.such.rule");
     }
@@ -666,7 +885,10 @@ examples = [{ text = "536-90-4399", match = "536-90-4399" }]"#;
         assert!(matches!(error.kind(), ErrorKind::Parse(_)), "{error:?}");
         let message = error.to_string();
         assert!(message.contains("user.toml"), "{message}");
-        assert!(message.contains("confidance"), "names the unknown key: {message}");
+        assert!(
+            message.contains("confidance"),
+            "names the unknown key: {message}"
+        );
     }
 
     #[test]
@@ -678,7 +900,10 @@ examples = [{ text = "536-90-4399", match = "536-90-4399" }]"#;
 
     #[test]
     fn an_unknown_top_level_key_is_an_error() {
-        let error = load_error("user.toml", &format!("disabled = []\n{}", one_rule("ok.rule", GOOD)));
+        let error = load_error(
+            "user.toml",
+            &format!("disabled = []\n{}", one_rule("ok.rule", GOOD)),
+        );
         assert!(matches!(error.kind(), ErrorKind::Parse(_)), "{error:?}");
         assert!(error.to_string().contains("disabled"), "{error}");
         let error = load_error("user.toml", "[pack]\nname = \"x\"\nversoin = \"1\"\n");
@@ -696,7 +921,13 @@ examples = [{ text = "536-90-4399", match = "536-90-4399" }]"#;
 
     #[test]
     fn an_unknown_validator_is_an_error_naming_pack_and_rule() {
-        let error = load_error("user.toml", &one_rule("bad.validator", &format!("{GOOD}\nvalidators = [\"luhnn\"]")));
+        let error = load_error(
+            "user.toml",
+            &one_rule(
+                "bad.validator",
+                &format!("{GOOD}\nvalidators = [\"luhnn\"]"),
+            ),
+        );
         assert!(matches!(error.kind(), ErrorKind::Invalid(_)), "{error:?}");
         assert_names(&error, "broken-pack", "bad.validator");
         assert!(error.to_string().contains("luhnn"), "{error}");
@@ -707,7 +938,10 @@ examples = [{ text = "536-90-4399", match = "536-90-4399" }]"#;
         for pattern in ["[0-9]*", "(?:abc)?", "x?|y*", "\\b"] {
             let body = GOOD.replace("[0-9]{3}-[0-9]{2}-[0-9]{4}", pattern);
             let error = load_error("user.toml", &one_rule("empty.match", &body));
-            assert!(matches!(error.kind(), ErrorKind::Pattern(_)), "{pattern}: {error:?}");
+            assert!(
+                matches!(error.kind(), ErrorKind::Pattern(_)),
+                "{pattern}: {error:?}"
+            );
             assert_names(&error, "broken-pack", "empty.match");
         }
     }
@@ -715,12 +949,21 @@ examples = [{ text = "536-90-4399", match = "536-90-4399" }]"#;
     #[test]
     fn a_unicode_word_boundary_is_an_error_naming_pack_and_rule() {
         // One such pattern would push the whole one-pass automaton onto a slow engine.
-        let body = GOOD.replace("[0-9]{3}-[0-9]{2}-[0-9]{4}", "\\b[0-9]{3}-[0-9]{2}-[0-9]{4}");
+        let body = GOOD.replace(
+            "[0-9]{3}-[0-9]{2}-[0-9]{4}",
+            "\\b[0-9]{3}-[0-9]{2}-[0-9]{4}",
+        );
         let error = load_error("user.toml", &one_rule("unicode.boundary", &body));
         assert!(matches!(error.kind(), ErrorKind::Pattern(_)), "{error:?}");
         assert_names(&error, "broken-pack", "unicode.boundary");
-        let ascii = GOOD.replace("[0-9]{3}-[0-9]{2}-[0-9]{4}", "(?-u:\\b)[0-9]{3}-[0-9]{2}-[0-9]{4}");
-        RuleSetBuilder::new().toml("user.toml", &one_rule("ascii.boundary", &ascii)).build().unwrap();
+        let ascii = GOOD.replace(
+            "[0-9]{3}-[0-9]{2}-[0-9]{4}",
+            "(?-u:\\b)[0-9]{3}-[0-9]{2}-[0-9]{4}",
+        );
+        RuleSetBuilder::new()
+            .toml("user.toml", &one_rule("ascii.boundary", &ascii))
+            .build()
+            .unwrap();
     }
 
     #[test]
@@ -756,9 +999,16 @@ examples = [{ text = "536-90-4399", match = "536-90-4399" }]"#;
 
     #[test]
     fn an_example_that_fails_is_reported_by_check_rules_naming_pack_and_rule() {
-        let body = GOOD.replace("examples = [{ text = \"536-90-4399\"", "examples = [{ text = \"536-90-4399 and 12-34\"")
+        let body = GOOD
+            .replace(
+                "examples = [{ text = \"536-90-4399\"",
+                "examples = [{ text = \"536-90-4399 and 12-34\"",
+            )
             .replace("match = \"536-90-4399\"", "match = \"12-34\"");
-        let rules = RuleSetBuilder::new().toml("user.toml", &one_rule("bad.example", &body)).build().unwrap();
+        let rules = RuleSetBuilder::new()
+            .toml("user.toml", &one_rule("bad.example", &body))
+            .build()
+            .unwrap();
         let report = deid_core::check_rules(&rules, &MatchOptions::default());
         assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
         assert!(matches!(report.failures[0].kind(), ErrorKind::Example(_)));
@@ -775,7 +1025,15 @@ mod masking {
 
     fn assert_clean(what: &str, debug: &str) {
         let lower = debug.to_lowercase();
-        for secret in [SECRET_SSN, "4399", "żukowski", "angie", "zoë", "example.org", "555-0142"] {
+        for secret in [
+            SECRET_SSN,
+            "4399",
+            "żukowski",
+            "angie",
+            "zoë",
+            "example.org",
+            "555-0142",
+        ] {
             if let Some(at) = lower.find(secret) {
                 // Show where, without dumping what may be megabytes of cache state.
                 let mut from = at.saturating_sub(60);
@@ -786,7 +1044,10 @@ mod masking {
                 while !lower.is_char_boundary(to) {
                     to += 1;
                 }
-                panic!("{what} Debug output holds {secret:?}: …{}…", &lower[from..to]);
+                panic!(
+                    "{what} Debug output holds {secret:?}: …{}…",
+                    &lower[from..to]
+                );
             }
         }
     }
@@ -809,11 +1070,20 @@ mod masking {
     fn masked_values_print_their_length_only() {
         let (_, matcher) = &shared()[0];
         let found = matcher.scan(TEXT.as_bytes());
-        let values: Vec<Masked<&[u8]>> = found.iter().map(|f| Masked(f.value(TEXT.as_bytes()))).collect();
+        let values: Vec<Masked<&[u8]>> = found
+            .iter()
+            .map(|f| Masked(f.value(TEXT.as_bytes())))
+            .collect();
         assert_clean("Masked", &format!("{values:?}"));
-        assert_clean("Masked", &values.iter().map(|v| format!("{v}")).collect::<String>());
+        assert_clean(
+            "Masked",
+            &values.iter().map(|v| format!("{v}")).collect::<String>(),
+        );
         assert_eq!(format!("{:?}", Masked(SECRET_SSN)), "<masked 11 bytes>");
-        assert_eq!(format!("{}", Masked(SECRET_SSN.to_owned())), "<masked 11 bytes>");
+        assert_eq!(
+            format!("{}", Masked(SECRET_SSN.to_owned())),
+            "<masked 11 bytes>"
+        );
     }
 
     #[test]
