@@ -132,31 +132,28 @@ cat_wall=$wall
 measure "rg --no-unicode -j1 (7 patterns)" 1 "$work/rg1" -- rg --no-unicode --count-matches -j1 "${rg_patterns[@]}" "$file"
 rg1_wall=$wall
 measure "rg --no-unicode -j$cores (7 patterns)" "$cores" "$work/rgn" -- rg --no-unicode --count-matches -j"$cores" "${rg_patterns[@]}" "$file"
-declare -A deid_wall deid_cpu
+declare -A deid_wall
 threads_list=(1)
 ((cores >= 2)) && threads_list+=(2)
 ((cores > 2)) && threads_list+=("$cores")
 for j in "${threads_list[@]}"; do
   measure "deid scan -j$j (bundled pack)" "$j" /dev/null -- "$deid" scan --quiet --format jsonl -j"$j" "$file"
   deid_wall[$j]=$wall
-  deid_cpu[$j]=$cpu
 done
 scan_rss_full=$rss
 measure "deid redact -j$cores" "$cores" /dev/null -- "$deid" redact --quiet -j"$cores" "$file" -o -
 redact_wall=$wall
 
 echo
-echo "ripgrep matches: $(cat "$work/rg1") (one file: rg searches a single file on one thread whatever -j says)"
-"$deid" scan --quiet --format jsonl -j"$cores" "$file" -o "$work/findings" || (($? == 1))
-echo "deid findings:   $(wc -l < "$work/findings")"
+echo "ripgrep matches: $(cat "$work/rg1") (rg searches one file on one thread whatever -j says)"
 echo
 awk -v c="$cat_wall" -v r="$rg1_wall" -v d1="${deid_wall[1]}" -v dn="${deid_wall[${threads_list[-1]}]}" -v n="${threads_list[-1]}" -v red="$redact_wall" 'BEGIN {
   printf "ratios (throughput, higher is faster):\n"
-  printf "  deid scan -j1 / rg -j1   %6.3f   (rg is %.1fx faster on one thread)\n", r / d1, d1 / r
-  printf "  deid scan -j1 / cat      %6.3f\n", c / d1
-  printf "  deid scan -j%d / cat      %6.3f\n", n, c / dn
-  printf "  deid scan -j%d / -j1      %6.2f   (parallel speed-up)\n", n, d1 / dn
-  printf "  deid redact -j%d / scan -j%d %5.2f\n", n, n, dn / red
+  printf "  deid scan -j1 / rg -j1       %8.4g   (rg is %.1fx faster on one thread)\n", r / d1, d1 / r
+  printf "  deid scan -j1 / cat          %8.4g   (cat is %.0fx faster)\n", c / d1, d1 / c
+  printf "  deid scan -j%d / cat          %8.4g   (cat is %.0fx faster)\n", n, c / dn, dn / c
+  printf "  deid scan -j%d / scan -j1     %8.3f   (parallel speed-up)\n", n, d1 / dn
+  printf "  deid redact -j%d / scan -j%d   %8.3f\n", n, n, dn / red
 }'
 
 # Memory: peak RSS of `deid scan -jN` on the whole file and on its first quarter.
@@ -177,8 +174,9 @@ peak() {
   wait "$pid" || (($? == 1))
   echo "$anon $filerss"
 }
-/usr/bin/time -f '%M' -o "$work/time" "$deid" scan --quiet --format jsonl -j"$cores" "$quarter" > /dev/null || (($? == 1))
+/usr/bin/time -f '%M' -o "$work/time" "$deid" scan --quiet --format jsonl -j"$cores" "$quarter" > "$work/findings" || (($? == 1))
 quarter_rss=$(tail -n 1 "$work/time")
+echo "deid findings in the first quarter: $(wc -l < "$work/findings") (ripgrep matches there: $(rg --no-unicode --count-matches "${rg_patterns[@]}" "$quarter" || echo 0))"
 read -r anon_full file_full < <(peak "$file")
 read -r anon_quarter file_quarter < <(peak "$quarter")
 echo
