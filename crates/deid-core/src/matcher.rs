@@ -2,8 +2,10 @@
 //!
 //! # How a scan works
 //!
-//! 1. **Candidates, one pass per pattern family.** The patterns of each entity type form a
-//!    family, compiled into one leftmost-first multi-pattern automaton
+//! 1. **Candidates, one pass per pattern family.** Patterns that start with a few literals
+//!    (labels such as `MRN`) form one family across all types, which a literal prefilter
+//!    skips through; the other patterns of each entity type form a family. Each family is
+//!    compiled into one leftmost-first multi-pattern automaton
 //!    (regex-automata's meta engine: literal prefilters in front of a lazy DFA). One pass of
 //!    each family's automaton over the text yields its *union matches*. The text is cut into
 //!    segments at blank lines (at most [`MAX_SEGMENT`] bytes); a family with no union match
@@ -193,6 +195,9 @@ fn syntax_config() -> syntax::Config {
 pub(crate) struct PatternShape {
     /// The longest match in bytes, when bounded.
     pub(crate) max_len: Option<usize>,
+    /// Whether every match starts with one of a few literals of 3 bytes or more (a label
+    /// such as `MRN`), so a literal prefilter can skip the text between them.
+    pub(crate) literal_prefix: bool,
 }
 
 /// Parses a pattern: its shape, or why it is refused (it does not parse, can match the
@@ -218,6 +223,19 @@ pub(crate) fn pattern_shape(pattern: &str) -> Result<PatternShape, String> {
     }
     Ok(PatternShape {
         max_len: hir.properties().maximum_len(),
+        literal_prefix: has_literal_prefix(&hir),
+    })
+}
+
+/// Whether a prefilter can find every start of `hir`: a finite set of at most 64 prefix
+/// literals, each at least 3 bytes long.
+fn has_literal_prefix(hir: &regex_syntax::hir::Hir) -> bool {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let mut extractor = Extractor::new();
+    extractor.kind(ExtractKind::Prefix).limit_total(256);
+    let prefixes = extractor.extract(hir);
+    prefixes.literals().is_some_and(|literals| {
+        !literals.is_empty() && literals.len() <= 64 && literals.iter().all(|l| l.len() >= 3)
     })
 }
 
@@ -242,9 +260,11 @@ impl Matcher {
             Error::new("rule set", rule, ErrorKind::Pattern(message))
         };
         let mut patterns = Vec::new();
-        // Pattern indexes per family (entity type). PERF: one family per type measured best on
-        // notes: two big families build huge DFAs, one per rule makes too many passes.
-        let mut family_members: std::collections::BTreeMap<crate::EntityType, Vec<usize>> =
+        // Pattern indexes per family. PERF: one family per type measured best on notes (two
+        // big families build huge DFAs; one per rule makes too many passes), and pulling the
+        // literal-prefixed patterns into one prefiltered family saved another ~20%.
+        // `None` is the family of literal-prefixed patterns of every type: one prefiltered pass.
+        let mut family_members: std::collections::BTreeMap<Option<crate::EntityType>, Vec<usize>> =
             Default::default();
         let mut sources = Vec::new();
         let mut word_rules = Vec::new();
@@ -263,8 +283,13 @@ impl Matcher {
                         let value_group = regex
                             .group_info()
                             .to_index(regex_automata::PatternID::ZERO, "value");
+                        let family = if shape.literal_prefix {
+                            None
+                        } else {
+                            Some(rule.entity)
+                        };
                         family_members
-                            .entry(rule.entity)
+                            .entry(family)
                             .or_default()
                             .push(patterns.len());
                         patterns.push(CompiledPattern {
