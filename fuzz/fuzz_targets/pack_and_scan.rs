@@ -10,6 +10,8 @@
 
 mod common;
 
+use std::sync::LazyLock;
+
 use arbitrary::Arbitrary;
 use deid_core::{MatchOptions, Matcher, RuleSetBuilder};
 use libfuzzer_sys::fuzz_target;
@@ -221,8 +223,15 @@ fn text_bytes(pieces: &[Piece]) -> Vec<u8> {
     text
 }
 
+/// `DEID_FUZZ_PRINT=1` prints each input's pack (TOML) and text (escaped) on stderr: run a
+/// crash with it to get the material of a regression test.
+static PRINT: LazyLock<bool> = LazyLock::new(|| std::env::var_os("DEID_FUZZ_PRINT").is_some());
+
 fuzz_target!(|case: Case| {
     let toml = pack_toml(&case);
+    if *PRINT {
+        eprintln!("---- pack\n{toml}---- text\n{}\n----", text_bytes(&case.text).escape_ascii());
+    }
     let rules = match RuleSetBuilder::new().toml("fuzz", &toml).build() {
         Ok(rules) => rules,
         // Fragments can combine into a pattern that matches the empty string; nothing else
