@@ -361,11 +361,14 @@ impl RuleSetBuilder {
                             .as_deref()
                             .unwrap_or(Path::new("."))
                             .join(file);
-                        std::fs::read_to_string(&path).map_err(|e| {
+                        read_dictionary(&path).map_err(|message| {
                             Error::new(
                                 origin.clone(),
                                 None,
-                                ErrorKind::Io(format!("dictionary `{}`: {e}", path.display())),
+                                ErrorKind::Io(format!(
+                                    "dictionary `{}`: {message}",
+                                    path.display()
+                                )),
                             )
                         })?
                     };
@@ -469,6 +472,22 @@ fn parse_error(origin: &str, text: &str, error: &toml::de::Error) -> Error {
         rule.as_deref(),
         ErrorKind::Parse(format!("line {line}, column {column}: {message}")),
     )
+}
+
+/// The largest dictionary file a pack may name.
+const MAX_DICTIONARY_BYTES: u64 = 64 << 20;
+
+/// Reads a dictionary file: a regular file (not a device or FIFO, which might never end)
+/// of at most [`MAX_DICTIONARY_BYTES`].
+fn read_dictionary(path: &Path) -> Result<String, String> {
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    if meta.len() > MAX_DICTIONARY_BYTES {
+        return Err(format!("larger than {} MiB", MAX_DICTIONARY_BYTES >> 20));
+    }
+    std::fs::read_to_string(path).map_err(|e| e.to_string())
 }
 
 /// The text of a bundled file, by its path relative to `rules/`.
@@ -649,5 +668,20 @@ fn unit_interval(value: f32, key: &str) -> Result<f32, String> {
         Ok(value)
     } else {
         Err(format!("`{key}` {value} is outside 0..=1"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dictionaries_must_be_regular_files() {
+        let pack = "[[dictionary]]\nid = \"d\"\nfile = \"/dev/zero\"\n";
+        let error = RuleSetBuilder::new()
+            .toml("user.toml", pack)
+            .build()
+            .unwrap_err();
+        assert!(error.to_string().contains("not a regular file"), "{error}");
     }
 }
