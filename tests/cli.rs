@@ -1510,20 +1510,25 @@ mod rules {
         }
     }
 
-    #[test]
-    fn a_pack_with_an_unknown_key_is_an_error_naming_the_file() {
+    /// `deid rules check` on the test pack with `confidence` misspelt.
+    fn check_misspelt_pack() -> Output {
         let sb = Sandbox::new();
         let pack = sb.write(
             "typo.toml",
             PACK.replace("confidence = 0.6", "confidance = 0.6"),
         );
-        let out = deid([
+        deid([
             "rules".as_ref(),
             "check".as_ref(),
             "--no-bundled".as_ref(),
             "--rules".as_ref(),
             pack.as_os_str(),
-        ]);
+        ])
+    }
+
+    #[test]
+    fn a_pack_with_an_unknown_key_is_an_error_naming_the_file() {
+        let out = check_misspelt_pack();
         assert_eq!(out.code, 2, "{}", out.stderr);
         assert!(
             out.stderr.contains("typo.toml") && out.stderr.contains("confidance"),
@@ -1534,18 +1539,7 @@ mod rules {
 
     #[test]
     fn a_pack_error_is_one_line() {
-        let sb = Sandbox::new();
-        let pack = sb.write(
-            "typo.toml",
-            PACK.replace("confidence = 0.6", "confidance = 0.6"),
-        );
-        let out = deid([
-            "rules".as_ref(),
-            "check".as_ref(),
-            "--no-bundled".as_ref(),
-            "--rules".as_ref(),
-            pack.as_os_str(),
-        ]);
+        let out = check_misspelt_pack();
         assert_eq!(out.code, 2, "{}", out.stderr);
         let lines: Vec<&str> = out
             .stderr

@@ -234,44 +234,35 @@ impl Outputs {
     fn plan(inputs: &[PathBuf], output: Option<&Path>) -> anyhow::Result<Outputs> {
         let stdin_only = inputs.iter().all(|p| p.as_os_str() == "-");
         let single_file = inputs.len() == 1 && inputs[0].as_os_str() != "-" && !inputs[0].is_dir();
-        match output {
-            None | Some(_) if output.is_none_or(|o| o.as_os_str() == "-") => {
-                if stdin_only || output.is_some() {
-                    Ok(Outputs::Stdout)
-                } else {
-                    bail!(
-                        "redact needs -o/--output (a file, a directory, or `-` for stdout)\nhint: deid redact {} -o OUT",
-                        inputs[0].display()
-                    )
-                }
+        let Some(out) = output.filter(|o| o.as_os_str() != "-") else {
+            if stdin_only || output.is_some() {
+                return Ok(Outputs::Stdout);
             }
-            Some(out) if single_file => {
-                if out.is_dir() {
-                    let name = inputs[0].file_name().context("input has no file name")?;
-                    Ok(Outputs::File(out.join(name)))
-                } else {
-                    Ok(Outputs::File(out.to_owned()))
-                }
+            bail!(
+                "redact needs -o/--output (a file, a directory, or `-` for stdout)\nhint: deid redact {} -o OUT",
+                inputs[0].display()
+            )
+        };
+        if single_file {
+            if out.is_dir() {
+                let name = inputs[0].file_name().context("input has no file name")?;
+                return Ok(Outputs::File(out.join(name)));
             }
-            Some(out) => {
-                if inputs.iter().any(|p| p.as_os_str() == "-") {
-                    bail!(
-                        "stdin (`-`) cannot be mixed with other inputs when writing to a directory"
-                    );
-                }
-                if out.exists() && !out.is_dir() {
-                    bail!(
-                        "{}: several inputs need an output directory, and this is a file",
-                        out.display()
-                    );
-                }
-                Ok(Outputs::Directory {
-                    roots: inputs.to_vec(),
-                    dir: out.to_owned(),
-                })
-            }
-            None => unreachable!("handled above"),
+            return Ok(Outputs::File(out.to_owned()));
         }
+        if inputs.iter().any(|p| p.as_os_str() == "-") {
+            bail!("stdin (`-`) cannot be mixed with other inputs when writing to a directory");
+        }
+        if out.exists() && !out.is_dir() {
+            bail!(
+                "{}: several inputs need an output directory, and this is a file",
+                out.display()
+            );
+        }
+        Ok(Outputs::Directory {
+            roots: inputs.to_vec(),
+            dir: out.to_owned(),
+        })
     }
 
     /// The output path of one input, or `None` for stdout.

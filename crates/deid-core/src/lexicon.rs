@@ -23,7 +23,7 @@ pub(crate) enum CaseRule {
 }
 
 /// All dictionaries of a rule set, keyed by normalised entry.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub(crate) struct Lexicon {
     entries: FxHashMap<Box<str>, u64>,
     max_words: usize,

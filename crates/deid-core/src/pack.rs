@@ -181,7 +181,8 @@ impl Rule {
 #[derive(Clone, Debug, Default)]
 pub struct RuleSet {
     pub(crate) rules: Vec<Rule>,
-    pub(crate) lexicon: Lexicon,
+    /// Shared: `only` hands each one-rule set the same dictionaries without copying them.
+    pub(crate) lexicon: Arc<Lexicon>,
     pub(crate) propagate: Vec<EntityType>,
     pub(crate) packs: Vec<PackInfo>,
     pub(crate) dictionaries: Vec<DictionaryInfo>,
@@ -233,7 +234,7 @@ impl RuleSet {
     pub fn only(&self, rule_index: usize) -> RuleSet {
         RuleSet {
             rules: vec![self.rules[rule_index].clone()],
-            lexicon: self.lexicon.clone(),
+            lexicon: Arc::clone(&self.lexicon),
             propagate: Vec::new(),
             packs: self.packs.clone(),
             dictionaries: self.dictionaries.clone(),
@@ -424,7 +425,9 @@ impl RuleSetBuilder {
             .iter()
             .map(|(spec, pack)| validate_rule(spec, pack, &dict_ids))
             .collect::<Result<Vec<_>, _>>()?;
-        let lexicon = Lexicon::new(dictionaries.iter().map(|(_, words, _)| words.as_slice()));
+        let lexicon = Arc::new(Lexicon::new(
+            dictionaries.iter().map(|(_, words, _)| words.as_slice()),
+        ));
         let dictionaries = dictionaries
             .into_iter()
             .map(|(id, words, source)| DictionaryInfo {
