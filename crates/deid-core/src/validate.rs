@@ -241,7 +241,7 @@ fn luhn(candidate: &[u8]) -> bool {
         return false;
     };
     let d = d.as_slice();
-    (12..=19).contains(&d.len()) && !all_same(d) && luhn_sum(d) % 10 == 0
+    (12..=19).contains(&d.len()) && !all_same(d) && luhn_sum(d).is_multiple_of(10)
 }
 
 fn npi(candidate: &[u8]) -> bool {
@@ -255,7 +255,7 @@ fn npi(candidate: &[u8]) -> bool {
     d.len() == 10
         && matches!(d.first(), Some(1 | 2))
         && !all_same(body)
-        && (24 + luhn_sum(d)) % 10 == 0
+        && (24 + luhn_sum(d)).is_multiple_of(10)
 }
 
 fn ssn(candidate: &[u8]) -> bool {
@@ -529,9 +529,9 @@ fn year_allows_leap_day(n: DateNum) -> Option<bool> {
     match n.digits {
         _ if n.ordinal => None,
         4 if (1800..=2199).contains(&n.value) => {
-            Some(n.value % 4 == 0 && (n.value % 100 != 0 || n.value % 400 == 0))
+            Some(n.value.is_multiple_of(4) && (!n.value.is_multiple_of(100) || n.value.is_multiple_of(400)))
         }
-        2 => Some(n.value % 4 == 0),
+        2 => Some(n.value.is_multiple_of(4)),
         _ => None,
     }
 }
@@ -781,7 +781,7 @@ fn imei(candidate: &[u8]) -> bool {
         return false;
     };
     let d = d.as_slice();
-    d.len() == 15 && !all_same(d) && luhn_sum(d) % 10 == 0
+    d.len() == 15 && !all_same(d) && luhn_sum(d).is_multiple_of(10)
 }
 
 fn mbi(candidate: &[u8]) -> bool {

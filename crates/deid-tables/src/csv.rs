@@ -1,0 +1,796 @@
+//! RFC 4180 CSV at memory speed: a memory-mapped file cut into parts that start on record
+//! boundaries, parsed in parallel with `csv-core`, results in input order.
+//!
+//! A newline is a record boundary only outside quotes, and quotes may hold newlines, so a
+//! part cannot simply start after any newline. [`CsvLayout::plan`] proposes a cut near
+//! every `part_bytes` at the first newline where the count of quote bytes since the start
+//! of the body is even, then *proves* every cut in parallel: part `i` is parsed from its
+//! start, and its cut is right only if the parse reaches the end of the part exactly at the
+//! end of a record. Part 0 starts after the header, which is right, so by induction every
+//! proven cut is where a serial parse would be. A cut that fails the proof (stray quotes in
+//! unquoted fields make the parity wrong) is dropped and its part merged with the next, so
+//! a malformed file costs parallelism, never correctness. The proof pass also counts the
+//! records of each part, so every part knows its first row before any cell is visited.
+//!
+//! Parsing follows `csv-core` exactly (it never fails: a quote inside an unquoted field is
+//! kept as data, an unterminated quote runs to the end of the file, blank lines are
+//! skipped); [`CsvLayout::plan`] reports the unterminated quote, and visits report rows
+//! whose field count differs from the header's and cells that are not UTF-8.
+
+use std::ops::Range;
+
+use csv_core::{ReadRecordResult, Reader, ReaderBuilder};
+use memchr::{memchr, memchr_iter};
+use rayon::prelude::*;
+
+use crate::table::{CellRewriter, ColumnInfo, ColumnKind, TableError};
+
+/// The byte-order mark some tools put before the header.
+const BOM: &[u8] = b"\xef\xbb\xbf";
+/// Delimiters [`sniff_delimiter`] chooses among, in order of preference on a tie.
+const DELIMITERS: [u8; 4] = [b',', b'\t', b';', b'|'];
+/// How much of the file the delimiter sniffer reads.
+const SNIFF_BYTES: usize = 64 * 1024;
+/// At most this many problems of one kind are kept per part; the rest are only counted.
+const MAX_ISSUES_PER_PART: usize = 16;
+
+/// How to read a CSV file.
+#[derive(Clone, Copy, Debug)]
+pub struct CsvOptions {
+    /// The field delimiter; `None` sniffs it among comma, tab, semicolon and pipe.
+    pub delimiter: Option<u8>,
+    /// Whether the first record names the columns.
+    pub has_header: bool,
+    /// The size a part aims at.
+    pub part_bytes: usize,
+}
+
+impl Default for CsvOptions {
+    fn default() -> CsvOptions {
+        CsvOptions {
+            delimiter: None,
+            has_header: true,
+            part_bytes: 1 << 20,
+        }
+    }
+}
+
+/// A CSV file's shape: delimiter, columns and the parts it is read in.
+#[derive(Clone, Debug)]
+pub struct CsvLayout {
+    /// The field delimiter.
+    pub delimiter: u8,
+    /// The columns, named by the header (or `1`, `2`, … without one).
+    pub columns: Vec<ColumnInfo>,
+    /// Whether the file starts with a UTF-8 byte-order mark.
+    pub bom: bool,
+    /// Whether the header ends in CRLF (rewritten files keep the line ending).
+    pub crlf: bool,
+    /// The header record's bytes (BOM excluded), empty without a header.
+    pub header: Range<usize>,
+    /// The parts, in order.
+    pub parts: Vec<Part>,
+    /// Problems with the file as a whole (an unterminated quote, a header that is not UTF-8).
+    pub issues: Vec<String>,
+}
+
+/// A piece of the body that starts and ends on record boundaries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Part {
+    /// Byte range in the file.
+    pub bytes: Range<usize>,
+    /// The 0-based data row of the part's first record.
+    pub first_row: u64,
+    /// Records in the part.
+    pub rows: u64,
+}
+
+/// A problem found in the records of a part, located by row and column.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowIssue {
+    /// 0-based data row.
+    pub row: u64,
+    /// What is wrong (no cell values, only positions and counts).
+    pub message: String,
+}
+
+/// What visiting a part found besides its cells.
+#[derive(Clone, Debug, Default)]
+pub struct PartReport {
+    /// Problems, at most a few per kind.
+    pub issues: Vec<RowIssue>,
+    /// Rows whose field count differs from the header's.
+    pub ragged_rows: u64,
+    /// Cells that are not valid UTF-8.
+    pub invalid_utf8_cells: u64,
+}
+
+impl CsvLayout {
+    /// Reads the header and cuts the body into proven parts.
+    pub fn plan(path: &str, bytes: &[u8], options: CsvOptions) -> Result<CsvLayout, TableError> {
+        let bom = bytes.starts_with(BOM);
+        let start = if bom { BOM.len() } else { 0 };
+        let delimiter = options
+            .delimiter
+            .unwrap_or_else(|| sniff_delimiter(&bytes[start..]));
+        let mut reader = reader(delimiter);
+        let mut record = Record::default();
+        let mut issues = Vec::new();
+        let (header, body_start) = if options.has_header {
+            let mut end = start + record.read(&mut reader, delimiter, &bytes[start..], true);
+            // `csv-core` ends a CRLF record at the `\r`; the `\n` belongs to the header.
+            if bytes[..end].ends_with(b"\r") && bytes.get(end) == Some(&b'\n') {
+                end += 1;
+            }
+            (start..end, end)
+        } else {
+            (start..start, start)
+        };
+        let crlf = bytes[header.clone()].ends_with(b"\r\n");
+        let columns: Vec<ColumnInfo> = if options.has_header {
+            record
+                .fields()
+                .enumerate()
+                .map(|(i, name)| ColumnInfo {
+                    name: match std::str::from_utf8(name) {
+                        Ok(name) => name.to_owned(),
+                        Err(_) => {
+                            issues.push(format!(
+                                "header, column {}: not valid UTF-8; named by a lossy copy",
+                                i + 1
+                            ));
+                            String::from_utf8_lossy(name).into_owned()
+                        }
+                    },
+                    kind: ColumnKind::Text,
+                })
+                .collect()
+        } else {
+            record.read(
+                &mut self::reader(delimiter),
+                delimiter,
+                &bytes[start..],
+                true,
+            );
+            (1..=record.len())
+                .map(|i| ColumnInfo {
+                    name: i.to_string(),
+                    kind: ColumnKind::Text,
+                })
+                .collect()
+        };
+        if options.has_header && columns.is_empty() && body_start < bytes.len() {
+            return Err(TableError::at(path, "line 1", "the header is empty"));
+        }
+        let cuts = propose_cuts(bytes, body_start, options.part_bytes.max(1));
+        let (parts, open_quote) = prove_cuts(bytes, delimiter, &cuts);
+        if open_quote {
+            issues.push(
+                "the last record has an unterminated quote: it runs to the end of the file"
+                    .to_owned(),
+            );
+        }
+        Ok(CsvLayout {
+            delimiter,
+            columns,
+            bom,
+            crlf,
+            header,
+            parts,
+            issues,
+        })
+    }
+
+    /// Records in the body.
+    pub fn rows(&self) -> u64 {
+        self.parts.last().map_or(0, |p| p.first_row + p.rows)
+    }
+
+    /// The name of column `index`; fields past the header are named by position.
+    pub fn column_name(&self, index: usize) -> String {
+        match self.columns.get(index) {
+            Some(column) => column.name.clone(),
+            None => (index + 1).to_string(),
+        }
+    }
+
+    /// Calls `visit(row, column, value)` for every non-empty cell of a part, with absolute
+    /// 0-based rows.
+    pub fn visit_part(
+        &self,
+        bytes: &[u8],
+        part: &Part,
+        visit: &mut dyn FnMut(u64, usize, &[u8]),
+    ) -> PartReport {
+        let mut report = PartReport::default();
+        let mut reader = reader(self.delimiter);
+        let mut record = Record::default();
+        let mut input = &bytes[part.bytes.clone()];
+        let at_eof = part.bytes.end == bytes.len();
+        let mut row = part.first_row;
+        while !input.is_empty() {
+            let used = record.read(&mut reader, self.delimiter, input, at_eof);
+            input = &input[used..];
+            if record.is_blank_line() {
+                continue;
+            }
+            self.check_record(row, &record, &mut report);
+            for (column, value) in record.fields().enumerate() {
+                if !value.is_empty() {
+                    visit(row, column, value);
+                }
+            }
+            row += 1;
+        }
+        report
+    }
+
+    /// Appends the part rewritten to `out`: every record re-serialised with this file's
+    /// delimiter and line ending, quoting only where a field needs it.
+    pub fn rewrite_part(
+        &self,
+        bytes: &[u8],
+        part: &Part,
+        rewriter: &dyn CellRewriter,
+        out: &mut Vec<u8>,
+    ) -> (PartReport, u64) {
+        let mut report = PartReport::default();
+        let mut reader = reader(self.delimiter);
+        let mut record = Record::default();
+        let mut cell = Vec::new();
+        let mut changed = 0;
+        let mut input = &bytes[part.bytes.clone()];
+        let at_eof = part.bytes.end == bytes.len();
+        let mut row = part.first_row;
+        while !input.is_empty() {
+            let used = record.read(&mut reader, self.delimiter, input, at_eof);
+            input = &input[used..];
+            if record.is_blank_line() {
+                continue;
+            }
+            self.check_record(row, &record, &mut report);
+            for (column, value) in record.fields().enumerate() {
+                if column > 0 {
+                    out.push(self.delimiter);
+                }
+                cell.clear();
+                if !value.is_empty()
+                    && rewriter.touches(column)
+                    && rewriter.rewrite(column, value, &mut cell)
+                {
+                    changed += 1;
+                    write_field(&cell, self.delimiter, out);
+                } else {
+                    write_field(value, self.delimiter, out);
+                }
+            }
+            out.extend_from_slice(if self.crlf { b"\r\n" } else { b"\n" });
+            row += 1;
+        }
+        (report, changed)
+    }
+
+    /// The header as the rewritten file starts: BOM and header record re-serialised.
+    pub fn write_header(&self, bytes: &[u8], out: &mut Vec<u8>) {
+        if self.bom {
+            out.extend_from_slice(BOM);
+        }
+        if self.header.is_empty() {
+            return;
+        }
+        let mut record = Record::default();
+        record.read(
+            &mut reader(self.delimiter),
+            self.delimiter,
+            &bytes[self.header.clone()],
+            true,
+        );
+        for (i, name) in record.fields().enumerate() {
+            if i > 0 {
+                out.push(self.delimiter);
+            }
+            write_field(name, self.delimiter, out);
+        }
+        out.extend_from_slice(if self.crlf { b"\r\n" } else { b"\n" });
+    }
+
+    fn check_record(&self, row: u64, record: &Record, report: &mut PartReport) {
+        let fields = record.len();
+        if self.header.is_empty() && self.columns.is_empty() {
+            return;
+        }
+        if fields != self.columns.len() {
+            report.ragged_rows += 1;
+            if report.ragged_rows as usize <= MAX_ISSUES_PER_PART {
+                report.issues.push(RowIssue {
+                    row,
+                    message: format!(
+                        "{fields} field(s) where the header has {}",
+                        self.columns.len()
+                    ),
+                });
+            }
+        }
+        for (column, value) in record.fields().enumerate() {
+            if std::str::from_utf8(value).is_err() {
+                report.invalid_utf8_cells += 1;
+                if report.invalid_utf8_cells as usize <= MAX_ISSUES_PER_PART {
+                    report.issues.push(RowIssue {
+                        row,
+                        message: format!(
+                            "column {:?}: not valid UTF-8 (scanned as bytes)",
+                            self.column_name(column)
+                        ),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Picks the delimiter among comma, tab, semicolon and pipe: the one that splits the first
+/// lines (outside quotes) into the same number of fields most consistently.
+pub fn sniff_delimiter(bytes: &[u8]) -> u8 {
+    let head = &bytes[..bytes.len().min(SNIFF_BYTES)];
+    let mut best = (b',', 0usize, 0usize);
+    for &delimiter in &DELIMITERS {
+        let mut counts = Vec::new();
+        let mut reader = reader(delimiter);
+        let mut record = Record::default();
+        let mut input = head;
+        // Whole records only: the last may be cut by the sniff window.
+        while counts.len() < 20 && !input.is_empty() {
+            let used = record.read(&mut reader, delimiter, input, false);
+            if used == input.len() && head.len() < bytes.len() {
+                break;
+            }
+            input = &input[used..];
+            if !record.is_blank_line() {
+                counts.push(record.len());
+            }
+        }
+        let Some(&first) = counts.first() else {
+            continue;
+        };
+        let agreeing = counts.iter().filter(|&&n| n == first).count();
+        if first > 1 && (agreeing, first) > (best.1, best.2) {
+            best = (delimiter, agreeing, first);
+        }
+    }
+    best.0
+}
+
+fn reader(delimiter: u8) -> Reader {
+    ReaderBuilder::new().delimiter(delimiter).build()
+}
+
+/// Proposes cuts: the body start, then the first newline past every `step` bytes where the
+/// count of quotes since the body start is even, then the end.
+fn propose_cuts(bytes: &[u8], body_start: usize, step: usize) -> Vec<usize> {
+    let mut cuts = vec![body_start];
+    let mut quotes_even = true;
+    let mut at = body_start;
+    while bytes.len() - at > step {
+        let target = at + step;
+        quotes_even ^= memchr_iter(b'"', &bytes[at..target]).count() % 2 == 1;
+        // Walk to the first newline outside quotes (by parity) after `target`.
+        let mut pos = target;
+        let cut = loop {
+            let Some(next) = memchr::memchr2(b'"', b'\n', &bytes[pos..]) else {
+                break None;
+            };
+            let found = pos + next;
+            if bytes[found] == b'"' {
+                quotes_even = !quotes_even;
+            } else if quotes_even {
+                break Some(found + 1);
+            }
+            pos = found + 1;
+        };
+        match cut {
+            Some(cut) if cut < bytes.len() => {
+                cuts.push(cut);
+                at = cut;
+            }
+            _ => break,
+        }
+    }
+    cuts.push(bytes.len());
+    cuts.dedup();
+    cuts
+}
+
+/// Parses every proposed part in parallel; keeps the cuts where a part ends exactly on a
+/// record boundary and merges the others away, counting each part's records. Also says
+/// whether the file ends inside a quoted field.
+fn prove_cuts(bytes: &[u8], delimiter: u8, cuts: &[usize]) -> (Vec<Part>, bool) {
+    let ranges: Vec<Range<usize>> = cuts.windows(2).map(|w| w[0]..w[1]).collect();
+    let count = |range: Range<usize>| {
+        let at_eof = range.end == bytes.len();
+        count_records(&bytes[range], delimiter, at_eof)
+    };
+    let results: Vec<(u64, PartEnd)> = ranges.par_iter().map(|r| count(r.clone())).collect();
+    let mut parts: Vec<Part> = Vec::with_capacity(ranges.len());
+    let mut first_row = 0;
+    let mut index = 0;
+    let mut open_quote = false;
+    while index < ranges.len() {
+        let start = ranges[index].start;
+        let (mut rows, mut end_state) = results[index];
+        let mut end = ranges[index].end;
+        // A part that does not end on a boundary swallows the next one; the merged part is
+        // parsed again from its proven start.
+        while end_state == PartEnd::Misaligned && index + 1 < ranges.len() {
+            index += 1;
+            end = ranges[index].end;
+            (rows, end_state) = count(start..end);
+        }
+        open_quote |= end_state == PartEnd::OpenQuote;
+        parts.push(Part {
+            bytes: start..end,
+            first_row,
+            rows,
+        });
+        first_row += rows;
+        index += 1;
+    }
+    (parts, open_quote)
+}
+
+/// Counts the records of `input` as a serial parse from a record start would see them,
+/// and says how the input ends.
+fn count_records(input: &[u8], delimiter: u8, at_eof: bool) -> (u64, PartEnd) {
+    let mut reader = reader(delimiter);
+    let mut record = Record::default();
+    let mut rows = 0;
+    let mut rest = input;
+    let mut open_quote = false;
+    while !rest.is_empty() {
+        let used = record.read(&mut reader, delimiter, rest, at_eof);
+        rest = &rest[used..];
+        if record.cut {
+            return (rows + 1, PartEnd::Misaligned);
+        }
+        open_quote |= record.open_quote;
+        if !record.is_blank_line() {
+            rows += 1;
+        }
+    }
+    (
+        rows,
+        if open_quote {
+            PartEnd::OpenQuote
+        } else {
+            PartEnd::Aligned
+        },
+    )
+}
+
+/// Writes one field, quoted only when it holds a delimiter, a quote or a line break (or
+/// starts or ends with a space, which some readers would trim).
+fn write_field(value: &[u8], delimiter: u8, out: &mut Vec<u8>) {
+    let needs_quotes = value
+        .iter()
+        .any(|&b| matches!(b, b'"' | b'\n' | b'\r') || b == delimiter)
+        || value.first() == Some(&b' ')
+        || value.last() == Some(&b' ');
+    if !needs_quotes {
+        out.extend_from_slice(value);
+        return;
+    }
+    out.push(b'"');
+    let mut rest = value;
+    while let Some(i) = memchr(b'"', rest) {
+        out.extend_from_slice(&rest[..=i]);
+        out.push(b'"');
+        rest = &rest[i + 1..];
+    }
+    out.extend_from_slice(rest);
+    out.push(b'"');
+}
+
+/// One parsed record: the unescaped bytes of its fields and where each ends.
+#[derive(Default)]
+struct Record {
+    data: Vec<u8>,
+    ends: Vec<usize>,
+    /// The input ran out (not at the end of the file) with the record still open.
+    cut: bool,
+    /// The file ended inside a quoted field of this record.
+    open_quote: bool,
+}
+
+/// What a record read from a proven start sees at the end of its input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PartEnd {
+    /// The input ends on a record boundary.
+    Aligned,
+    /// The input ends inside a record: the cut after it is wrong.
+    Misaligned,
+    /// The file ends inside a quoted field.
+    OpenQuote,
+}
+
+impl Record {
+    /// Parses one record from `input` and returns the bytes consumed. With `at_eof`, the
+    /// end of `input` is the end of the file and ends any open record; without it, a
+    /// record cut by the end of `input` is marked [`Record::cut`].
+    fn read(&mut self, reader: &mut Reader, delimiter: u8, input: &[u8], at_eof: bool) -> usize {
+        self.data.clear();
+        self.ends.clear();
+        self.data.resize(self.data.capacity().max(1024), 0);
+        self.ends.resize(self.ends.capacity().max(64), 0);
+        self.cut = false;
+        self.open_quote = false;
+        let (mut used, mut out, mut ends) = (0, 0, 0);
+        loop {
+            let rest = &input[used..];
+            if rest.is_empty() && !at_eof {
+                // The end of a part: the reader is not used again, so it may be probed.
+                self.cut = probe(reader, out + ends > 0) != PartEnd::Aligned;
+                break;
+            }
+            if rest.is_empty() && used > 0 {
+                // The end of the file: replay this record on a fresh reader to probe it,
+                // as the real one must still flush the record.
+                self.open_quote = ends_in_quote(input, delimiter);
+            }
+            let (result, nin, nout, nend) =
+                reader.read_record(rest, &mut self.data[out..], &mut self.ends[ends..]);
+            used += nin;
+            out += nout;
+            ends += nend;
+            match result {
+                ReadRecordResult::Record | ReadRecordResult::End => break,
+                ReadRecordResult::OutputFull => {
+                    let grown = self.data.len() * 2;
+                    self.data.resize(grown, 0);
+                }
+                ReadRecordResult::OutputEndsFull => {
+                    let grown = self.ends.len() * 2;
+                    self.ends.resize(grown, 0);
+                }
+                ReadRecordResult::InputEmpty if rest.is_empty() => break,
+                ReadRecordResult::InputEmpty => {}
+            }
+        }
+        self.data.truncate(out);
+        self.ends.truncate(ends);
+        used
+    }
+
+    /// Whether the parse saw no fields (a blank line or only a line ending).
+    fn is_blank_line(&self) -> bool {
+        self.ends.is_empty() && !self.cut
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn fields(&self) -> impl Iterator<Item = &[u8]> {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let field = &self.data[start..end];
+            start = end;
+            field
+        })
+    }
+}
+
+/// Whether `record`, read from a record start to the end of the file, ends inside quotes.
+fn ends_in_quote(record: &[u8], delimiter: u8) -> bool {
+    let mut replay = reader(delimiter);
+    let (mut data, mut ends) = (vec![0u8; 4096], vec![0usize; 256]);
+    let mut rest = record;
+    while !rest.is_empty() {
+        let (result, nin, _, _) = replay.read_record(rest, &mut data, &mut ends);
+        rest = &rest[nin..];
+        if result == ReadRecordResult::Record {
+            return false;
+        }
+    }
+    probe(&mut replay, true) == PartEnd::OpenQuote
+}
+
+/// Where a reader stands once its input is used up, told by feeding a copy of it a line
+/// break: at a record start the break is skipped as a blank line, inside a quoted field it
+/// becomes data, inside an unquoted record it ends the record.
+fn probe(reader: &mut Reader, pending: bool) -> PartEnd {
+    // (`csv_core::Reader::clone` loses its tables in csv-core 0.1.13, so probes consume.)
+    let (mut data, mut ends) = ([0u8; 4], [0usize; 4]);
+    let (result, _, nout, nend) = reader.read_record(b"\n", &mut data, &mut ends);
+    match result {
+        ReadRecordResult::InputEmpty if nout > 0 => PartEnd::OpenQuote,
+        ReadRecordResult::InputEmpty if !pending && nend == 0 => PartEnd::Aligned,
+        _ => PartEnd::Misaligned,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Every non-empty cell with its absolute row, read part by part.
+    fn cells(bytes: &[u8], options: CsvOptions) -> (CsvLayout, Vec<(u64, usize, Vec<u8>)>) {
+        let layout = CsvLayout::plan("t.csv", bytes, options).expect("plan");
+        let mut cells = Vec::new();
+        for part in &layout.parts {
+            layout.visit_part(bytes, part, &mut |row, column, value| {
+                cells.push((row, column, value.to_vec()));
+            });
+        }
+        (layout, cells)
+    }
+
+    /// The same cells as the `csv` crate reads them serially.
+    fn reference(bytes: &[u8], delimiter: u8, has_header: bool) -> Vec<(u64, usize, Vec<u8>)> {
+        reference_with_rows(bytes, delimiter, has_header).0
+    }
+
+    fn reference_with_rows(
+        bytes: &[u8],
+        delimiter: u8,
+        has_header: bool,
+    ) -> (Vec<(u64, usize, Vec<u8>)>, u64) {
+        let mut reader = ::csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .has_headers(has_header)
+            .flexible(true)
+            .from_reader(bytes);
+        let mut cells = Vec::new();
+        let mut rows = 0;
+        for (row, record) in reader.byte_records().enumerate() {
+            for (column, value) in record.expect("csv never fails on bytes").iter().enumerate() {
+                if !value.is_empty() {
+                    cells.push((row as u64, column, value.to_vec()));
+                }
+            }
+            rows += 1;
+        }
+        (cells, rows)
+    }
+
+    fn small_parts(delimiter: u8) -> CsvOptions {
+        CsvOptions {
+            delimiter: Some(delimiter),
+            has_header: true,
+            part_bytes: 7,
+        }
+    }
+
+    #[test]
+    fn reads_rfc4180_quoting_across_parts() {
+        let data = b"\xef\xbb\xbfid,note\r\n1,\"two\r\nlines, \"\"quoted\"\"\"\r\n2,plain\r\n\r\n3,\"\"\r\n";
+        let (layout, cells) = cells(data, small_parts(b','));
+        assert!(layout.bom && layout.crlf);
+        assert_eq!(layout.columns[0].name, "id");
+        assert_eq!(layout.rows(), 3);
+        assert!(layout.parts.len() > 1, "{:?}", layout.parts);
+        assert_eq!(cells, reference(data, b',', true));
+        assert_eq!(cells[1], (0, 1, b"two\r\nlines, \"quoted\"".to_vec()));
+    }
+
+    #[test]
+    fn sniffs_the_delimiter() {
+        assert_eq!(sniff_delimiter(b"a;b;c\n1;2;3\n"), b';');
+        assert_eq!(sniff_delimiter(b"a\tb\n\"x,y\"\t2\n"), b'\t');
+        assert_eq!(sniff_delimiter(b"a|b\n1|2\n"), b'|');
+        assert_eq!(sniff_delimiter(b"a,b\n1,2\n"), b',');
+        assert_eq!(sniff_delimiter(b"single\n"), b',');
+    }
+
+    #[test]
+    fn stray_quotes_cost_parallelism_not_correctness() {
+        // A quote inside an unquoted field is data; quote parity is wrong after it.
+        let data = b"a,b\nx\"y,1\n2,3\n4,\"5\n6\"\n7,8\n9,10\n";
+        let (_, cells) = cells(data, small_parts(b','));
+        assert_eq!(cells, reference(data, b',', true));
+    }
+
+    #[test]
+    fn reports_an_unterminated_quote_and_ragged_rows() {
+        let data = b"a,b\n1,2,3\n4,\"open\nstill open";
+        let layout = CsvLayout::plan("t.csv", data, small_parts(b',')).expect("plan");
+        assert_eq!(layout.issues.len(), 1, "{:?}", layout.issues);
+        assert!(layout.issues[0].contains("unterminated quote"));
+        let mut reports = Vec::new();
+        for part in &layout.parts {
+            reports.push(layout.visit_part(data, part, &mut |_, _, _| {}));
+        }
+        let ragged: u64 = reports.iter().map(|r| r.ragged_rows).sum();
+        assert_eq!(ragged, 1);
+        assert_eq!(
+            reports.iter().flat_map(|r| &r.issues).next().map(|i| i.row),
+            Some(0)
+        );
+    }
+
+    #[test]
+    fn names_columns_by_position_without_a_header() {
+        let options = CsvOptions {
+            has_header: false,
+            ..small_parts(b',')
+        };
+        let (layout, cells) = cells(b"x,y\n1,2\n", options);
+        let names: Vec<&str> = layout.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["1", "2"]);
+        assert_eq!(cells, reference(b"x,y\n1,2\n", b',', false));
+    }
+
+    #[test]
+    fn counts_invalid_utf8_cells() {
+        let data = b"a,b\n\xff,ok\n";
+        let layout = CsvLayout::plan("t.csv", data, CsvOptions::default()).expect("plan");
+        let report = layout.visit_part(data, &layout.parts[0], &mut |_, _, _| {});
+        assert_eq!(report.invalid_utf8_cells, 1);
+        assert!(report.issues[0].message.contains("column \"a\""));
+    }
+
+    #[test]
+    fn empty_and_header_only_files_have_no_rows() {
+        for data in [&b""[..], b"a,b\n", b"a,b"] {
+            let layout = CsvLayout::plan("t.csv", data, CsvOptions::default()).expect("plan");
+            assert_eq!(layout.rows(), 0, "{data:?}");
+        }
+    }
+
+    struct Upper;
+
+    impl CellRewriter for Upper {
+        fn touches(&self, column: usize) -> bool {
+            column == 1
+        }
+
+        fn rewrite(&self, _: usize, value: &[u8], out: &mut Vec<u8>) -> bool {
+            out.extend(value.iter().map(u8::to_ascii_uppercase));
+            true
+        }
+    }
+
+    #[test]
+    fn rewrites_keep_shape_delimiter_and_line_endings() {
+        let data = b"\xef\xbb\xbfid;note\r\n1;\"a;b\r\nc\"\r\n2;x \r\n";
+        let options = CsvOptions {
+            delimiter: None,
+            ..small_parts(b';')
+        };
+        let layout = CsvLayout::plan("t.csv", data, options).expect("plan");
+        let mut out = Vec::new();
+        layout.write_header(data, &mut out);
+        let mut changed = 0;
+        for part in &layout.parts {
+            changed += layout.rewrite_part(data, part, &Upper, &mut out).1;
+        }
+        assert_eq!(changed, 2);
+        assert_eq!(
+            out,
+            b"\xef\xbb\xbfid;note\r\n1;\"A;B\r\nC\"\r\n2;\"X \"\r\n"
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(256)
+        ))]
+
+        /// The parallel, chunked reader agrees with a serial parse on any input.
+        #[test]
+        fn chunked_reader_agrees_with_serial_reference(
+            bytes in proptest::collection::vec(
+                prop_oneof![Just(b'a'), Just(b','), Just(b'"'), Just(b'\n'), Just(b'\r'), Just(0xc3u8), Just(b' ')],
+                0..200,
+            ),
+            part_bytes in 1usize..40,
+            has_header in any::<bool>(),
+        ) {
+            let options = CsvOptions { delimiter: Some(b','), has_header, part_bytes };
+            let (layout, cells) = cells(&bytes, options);
+            let (expected, rows) = reference_with_rows(&bytes, b',', has_header);
+            prop_assert_eq!(&cells, &expected);
+            prop_assert_eq!(layout.rows(), rows);
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! deid's tables: CSV and Parquet read in parallel parts, rewritten with their shape kept,
+//! and a classifier that tells which columns hold identifiers.
+//!
+//! - [`table`]: what the formats share — columns, samples, the [`CellRewriter`].
+//! - [`csv`]: memory-speed RFC 4180 reading in chunks that start on record boundaries.
+
+pub mod csv;
+pub mod table;
+
+pub use table::{CellRewriter, ColumnInfo, ColumnKind, ColumnSample, TableError, sample_rows};
