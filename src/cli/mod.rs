@@ -34,6 +34,8 @@ enum Command {
     Scan(ScanArgs),
     /// Write copies with every identifier replaced by its type, e.g. `[NAME]`.
     Redact(RedactArgs),
+    /// Label the columns of tables (CSV, Parquet): which hold identifiers, of which type.
+    Classify(ClassifyArgs),
     /// Check, list and benchmark rule packs.
     #[command(subcommand)]
     Rules(rules::RulesCommand),
@@ -90,6 +92,24 @@ struct InputArgs {
     /// JSONL: the field whose value names the document (`doc` in findings).
     #[arg(long, value_name = "NAME", default_value = "id")]
     id_field: String,
+    /// Tables: the field delimiter (default: sniffed among `,` tab `;` `|`).
+    #[arg(long, value_name = "CHAR", value_parser = parse_delimiter)]
+    delimiter: Option<char>,
+    /// Tables: the first CSV record is data, not a header (columns are named 1, 2, …).
+    #[arg(long)]
+    no_header: bool,
+    /// Tables: ragged rows, cells that are not UTF-8 and unterminated quotes are errors,
+    /// not warnings.
+    #[arg(long)]
+    strict: bool,
+    /// Tables: pin a column's label instead of classifying it, e.g. `col_7=PHONE`,
+    /// `notes=FREE_TEXT`, `payer=none`; repeatable.
+    #[arg(long = "column", value_name = "NAME=TYPE")]
+    columns: Vec<String>,
+    /// Tables: pin labels from a classes file (the JSON of `deid classify --format json`,
+    /// edited): `{"patients.csv": {"col_7": "PHONE", "payer": null}}`.
+    #[arg(long, value_name = "PATH")]
+    classes: Option<PathBuf>,
     /// Scan binary files as text instead of skipping them.
     #[arg(long)]
     binary: bool,
@@ -106,6 +126,20 @@ enum InputFormat {
     Auto,
     Text,
     Jsonl,
+    Csv,
+    Parquet,
+}
+
+fn parse_delimiter(value: &str) -> Result<char, String> {
+    match value {
+        "\\t" | "tab" => Ok('\t'),
+        _ => match value.chars().collect::<Vec<_>>()[..] {
+            [c] if c.is_ascii() && !matches!(c, '"' | '\n' | '\r') => Ok(c),
+            _ => Err(format!(
+                "`{value}` is not one ASCII character (use `tab` or `\\t` for a tab)"
+            )),
+        },
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -150,6 +184,29 @@ struct RedactArgs {
     output: Option<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+struct ClassifyArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    rules: RuleArgs,
+    /// `table` (readable, the default on a terminal) or `json` (the column-class contract:
+    /// `{"FILE": {"COLUMN": "TYPE" | "FREE_TEXT" | null}}`).
+    #[arg(long, value_enum)]
+    format: Option<ClassifyFormat>,
+    /// Write to this file (atomically) instead of stdout.
+    #[arg(short, long, value_name = "PATH")]
+    output: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ClassifyFormat {
+    /// Column, label, confidence, evidence, sample count.
+    Table,
+    /// The column-class contract.
+    Json,
+}
+
 /// Runs a parsed command line and returns the exit code.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
@@ -164,6 +221,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             pipeline::scan(&args, format)
         }
         Command::Redact(args) => pipeline::redact(&args),
+        Command::Classify(args) => pipeline::classify(&args),
         Command::Rules(command) => rules::run(command),
     }
 }

@@ -25,7 +25,11 @@ use deid_formats::sink::{
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
-use super::{InputArgs, InputFormat, OutputFormat, RedactArgs, ScanArgs};
+use super::{ClassifyArgs, InputArgs, InputFormat, OutputFormat, RedactArgs, ScanArgs};
+
+mod tables;
+
+use tables::{Pins, Table, TableRun};
 
 /// The size of a work item.
 const ITEM_BYTES: usize = 1 << 20;
@@ -154,6 +158,99 @@ pub(super) fn redact(args: &RedactArgs) -> anyhow::Result<std::process::ExitCode
     let totals = run(&engine, &args.input, Mode::Redact, &mut sink, &mut outputs)?;
     report(&args.input, &totals, "redacted");
     Ok(exit_code(&totals, false))
+}
+
+pub(super) fn classify(args: &ClassifyArgs) -> anyhow::Result<std::process::ExitCode> {
+    let engine = args
+        .rules
+        .builder()
+        .build()
+        .context("cannot load the rules")?;
+    let pins = Pins::load(&args.input.columns, args.input.classes.as_deref())?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.input.threads.unwrap_or(0))
+        .build()?;
+    let (sources, discovery_errors) = input::discover(&args.input.inputs);
+    let mut errors = discovery_errors.len() as u64;
+    for error in &discovery_errors {
+        eprintln!("{}: error: {}", error.path, error.message);
+    }
+    let mut tables = Vec::new();
+    for source in &sources {
+        let name = source.display_name();
+        let content = match Content::open(source) {
+            Ok(content) => content,
+            Err(error) => {
+                eprintln!("{}: error: {}", error.path, error.message);
+                errors += 1;
+                continue;
+            }
+        };
+        let format = match args.input.input_format {
+            InputFormat::Csv => Format::Csv,
+            InputFormat::Parquet => Format::Parquet,
+            _ => input::sniff(source, &content),
+        };
+        if !matches!(format, Format::Csv | Format::Parquet) {
+            if !args.input.quiet {
+                eprintln!("{name}: skipped: not a table (CSV or Parquet)");
+            }
+            continue;
+        }
+        let classes = Table::open(source, &name, content, format, &args.input)
+            .and_then(|table| pool.install(|| table.classify(&engine, &name, &pins)));
+        match classes {
+            Ok(classes) => tables.push((name, classes)),
+            Err(error) => {
+                eprintln!("{error:#}");
+                errors += 1;
+            }
+        }
+    }
+    let json = match args.format {
+        Some(super::ClassifyFormat::Json) => true,
+        Some(super::ClassifyFormat::Table) => false,
+        None => !(io::stdout().is_terminal() && args.output.is_none()),
+    };
+    let mut text = Vec::new();
+    if json {
+        let object: serde_json::Map<String, serde_json::Value> = tables
+            .iter()
+            .map(|(name, classes)| {
+                let columns = classes
+                    .iter()
+                    .map(|c| (c.column.clone(), c.label.as_contract().into()))
+                    .collect::<serde_json::Map<_, _>>();
+                (name.clone(), columns.into())
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut text, &object)?;
+        text.push(b'\n');
+    } else {
+        for (name, classes) in &tables {
+            tables::write_class_table(&mut text, name, classes)?;
+        }
+    }
+    match &args.output {
+        Some(path) if path.as_os_str() != "-" => {
+            refuse_overwrite(path, &args.input.inputs)?;
+            let mut file = AtomicFile::create(path)
+                .with_context(|| format!("{}: cannot create output", path.display()))?;
+            file.write_all(&text)?;
+            file.commit()
+                .with_context(|| format!("{}: cannot write output", path.display()))?;
+        }
+        _ => io::stdout().write_all(&text)?,
+    }
+    let found = tables
+        .iter()
+        .flat_map(|(_, classes)| classes)
+        .any(|c| c.label != deid_tables::classify::Label::None);
+    Ok(std::process::ExitCode::from(match (errors, found) {
+        (1.., _) => 2,
+        (0, true) => 1,
+        (0, false) => 0,
+    }))
 }
 
 fn exit_code(totals: &Totals, found: bool) -> std::process::ExitCode {
@@ -380,10 +477,38 @@ fn run<W: Write>(
         progress: &progress,
         opened: 0,
     };
+    let pins = Pins::load(&args.columns, args.classes.as_deref())?;
+    let table_run = TableRun {
+        pool: &pool,
+        engine,
+        args,
+        pins: &pins,
+    };
     for source in sources {
         let Some(file) = open(&source, args, &mut emitter, outputs)? else {
             continue;
         };
+        if matches!(file.format, Format::Csv | Format::Parquet) {
+            // Tables run alone, after the text items queued before them: output stays in
+            // input order.
+            run_batch(&pool, engine, &selection, mode, &mut batch, &mut emitter)?;
+            batch_bytes = 0;
+            let InputFile {
+                id,
+                name,
+                content,
+                format,
+            } = file;
+            match Table::open(&source, &name, content, format, args) {
+                Ok(table) => table_run.process(&table, &name, id, &mut emitter)?,
+                Err(error) => {
+                    eprintln!("{error:#}");
+                    emitter.totals.errors += 1;
+                    emitter.writers.remove(&id);
+                }
+            }
+            continue;
+        }
         let file = Arc::new(file);
         for item in items(&file) {
             batch_bytes += item.range.len();
@@ -418,6 +543,8 @@ fn open<W: Write>(
         InputFormat::Auto => input::sniff(source, &content),
         InputFormat::Text => Format::Text,
         InputFormat::Jsonl => Format::Jsonl,
+        InputFormat::Csv => Format::Csv,
+        InputFormat::Parquet => Format::Parquet,
     };
     if format == Format::Binary {
         if !args.binary {
@@ -447,7 +574,7 @@ fn open<W: Write>(
         },
     };
     emitter.writers.insert(id, (writer, false));
-    if content.is_empty() {
+    if content.is_empty() && format != Format::Parquet {
         emitter.close(id)?;
         return Ok(None);
     }
@@ -607,6 +734,12 @@ struct Emitter<'a, W: Write> {
 }
 
 impl<W: Write> Emitter<'_, W> {
+    /// Counts one finding in the run's totals.
+    fn count(&mut self, entity: EntityType) {
+        self.totals.findings += 1;
+        *self.totals.by_type.entry(entity).or_default() += 1;
+    }
+
     fn emit(&mut self, item: &Item, result: ItemResult) -> anyhow::Result<()> {
         let id = item.file.id;
         let name = item.file.name.as_str();
@@ -630,12 +763,7 @@ impl<W: Write> Emitter<'_, W> {
                 if matches!(self.mode, Mode::Scan { .. }) {
                     self.sink.write(&record)?;
                 }
-                self.totals.findings += 1;
-                *self
-                    .totals
-                    .by_type
-                    .entry(located.finding.entity)
-                    .or_default() += 1;
+                self.count(located.finding.entity);
             }
             if let Some(error) = &result.error {
                 // `error` starts with its position (`LINE: error: …`).

@@ -125,7 +125,8 @@ fn list(args: &RuleArgs, entity: Option<deid::EntityType>) -> anyhow::Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
-/// Texts of a corpus: plain files whole, JSONL files as their string fields.
+/// Texts of a corpus: plain files whole, JSONL files as their string fields (tables are
+/// not rule benchmarks: their cells are classified by column first).
 fn corpus_texts(paths: &[std::path::PathBuf]) -> anyhow::Result<Vec<Vec<u8>>> {
     use deid_formats::input::{self, Content, Format};
     let (sources, errors) = input::discover(paths);
@@ -136,7 +137,7 @@ fn corpus_texts(paths: &[std::path::PathBuf]) -> anyhow::Result<Vec<Vec<u8>>> {
     for source in &sources {
         let content = Content::open(source)?;
         match input::sniff(source, &content) {
-            Format::Binary => {}
+            Format::Binary | Format::Csv | Format::Parquet => {}
             Format::Text => texts.push(content.to_vec()),
             Format::Jsonl => {
                 let selection = deid_formats::jsonl::FieldSelection::default();

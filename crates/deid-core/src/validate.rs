@@ -528,9 +528,10 @@ fn date_parts(c: &[u8]) -> Option<DateParts<'_>> {
 fn year_allows_leap_day(n: DateNum) -> Option<bool> {
     match n.digits {
         _ if n.ordinal => None,
-        4 if (1800..=2199).contains(&n.value) => {
-            Some(n.value.is_multiple_of(4) && (!n.value.is_multiple_of(100) || n.value.is_multiple_of(400)))
-        }
+        4 if (1800..=2199).contains(&n.value) => Some(
+            n.value.is_multiple_of(4)
+                && (!n.value.is_multiple_of(100) || n.value.is_multiple_of(400)),
+        ),
         2 => Some(n.value.is_multiple_of(4)),
         _ => None,
     }

@@ -167,16 +167,25 @@ pub enum Format {
     Text,
     /// One JSON object per line.
     Jsonl,
+    /// Delimited records (RFC 4180 CSV, TSV, semicolon- or pipe-separated).
+    Csv,
+    /// Apache Parquet.
+    Parquet,
     /// Not text: a NUL byte in the first 8 KiB.
     Binary,
 }
 
 /// Tells the format of an input from its name and content.
 ///
-/// Binary wins over any extension (a NUL byte within the first 8 KiB, as git and ripgrep
-/// decide). `.jsonl` and `.ndjson` files are JSONL; other files are JSONL when their first
-/// line is a JSON object, else text.
+/// Parquet is told by its magic bytes. Binary wins over any extension (a NUL byte within the
+/// first 8 KiB, as git and ripgrep decide). `.jsonl` and `.ndjson` files are JSONL, `.csv`,
+/// `.tsv` and `.psv` files CSV; other files are JSONL when their first line is a JSON
+/// object, CSV when their first lines split into the same number (two or more) of fields
+/// on one delimiter, else text.
 pub fn sniff(source: &Source, bytes: &[u8]) -> Format {
+    if bytes.starts_with(b"PAR1") {
+        return Format::Parquet;
+    }
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let head = &bytes[..bytes.len().min(SNIFF_LEN)];
     if memchr::memchr(0, head).is_some() {
@@ -189,6 +198,8 @@ pub fn sniff(source: &Source, bytes: &[u8]) -> Format {
     match extension.as_deref() {
         Some("jsonl" | "ndjson") => Format::Jsonl,
         Some("txt" | "text" | "md" | "note") => Format::Text,
+        Some("csv" | "tsv" | "psv") => Format::Csv,
+        _ if looks_delimited(head) => Format::Csv,
         _ => {
             let first = head.iter().position(|b| !b.is_ascii_whitespace());
             let line_end = memchr::memchr(b'\n', bytes).unwrap_or(bytes.len());
@@ -206,6 +217,31 @@ pub fn sniff(source: &Source, bytes: &[u8]) -> Format {
     }
 }
 
+/// Whether the first records (at least three, whole records only; quotes may hold line
+/// breaks) all split into the same number of fields, two or more, on one of comma, tab,
+/// semicolon or pipe.
+fn looks_delimited(head: &[u8]) -> bool {
+    [b',', b'\t', b';', b'|'].iter().any(|&delimiter| {
+        let mut counts = Vec::new();
+        let (mut in_quotes, mut count) = (false, 0);
+        for &b in head {
+            match b {
+                b'"' => in_quotes = !in_quotes,
+                b'\n' if !in_quotes => {
+                    counts.push(count);
+                    count = 0;
+                    if counts.len() == 6 {
+                        break;
+                    }
+                }
+                _ if b == delimiter && !in_quotes => count += 1,
+                _ => {}
+            }
+        }
+        counts.len() >= 3 && counts[0] >= 1 && counts.iter().all(|&n| n == counts[0])
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,6 +250,13 @@ mod tests {
     fn sniffing() {
         let file = |name: &str| Source::File(PathBuf::from(name));
         assert_eq!(sniff(&file("a.txt"), b"hello"), Format::Text);
+        assert_eq!(sniff(&file("a.csv"), b"a,b\n1,2\n"), Format::Csv);
+        assert_eq!(sniff(&file("export"), b"a;b\n1;2\n3;4\n5;6\n"), Format::Csv);
+        assert_eq!(sniff(&file("a.bin"), b"PAR1\0\0"), Format::Parquet);
+        assert_eq!(
+            sniff(&file("n"), b"Seen today.\nBP 120/80, HR 72.\nPlan: rest.\n"),
+            Format::Text
+        );
         assert_eq!(sniff(&file("a.jsonl"), b"{}"), Format::Jsonl);
         assert_eq!(
             sniff(&file("a"), b"{\"id\": 1}\n{\"id\": 2}\n"),

@@ -23,7 +23,7 @@ use csv_core::{ReadRecordResult, Reader, ReaderBuilder};
 use memchr::{memchr, memchr_iter};
 use rayon::prelude::*;
 
-use crate::table::{CellRewriter, ColumnInfo, ColumnKind, TableError};
+use crate::table::{CellRewriter, ColumnInfo, ColumnKind, ColumnSample, TableError, sample_rows};
 
 /// The byte-order mark some tools put before the header.
 const BOM: &[u8] = b"\xef\xbb\xbf";
@@ -194,6 +194,51 @@ impl CsvLayout {
         }
     }
 
+    /// A deterministic sample of up to `per_column` non-empty values per column, from rows
+    /// spread over the whole file (sparse columns get twice as many rows to fill up).
+    pub fn sample(&self, bytes: &[u8], per_column: usize) -> Vec<ColumnSample> {
+        let picks: Vec<u64> = sample_rows(self.rows(), per_column * 2).collect();
+        let per_part: Vec<(&Part, Vec<u64>)> = self
+            .parts
+            .iter()
+            .map(|part| {
+                let rows = part.first_row..part.first_row + part.rows;
+                (
+                    part,
+                    picks.iter().copied().filter(|r| rows.contains(r)).collect(),
+                )
+            })
+            .filter(|(_, rows): &(&Part, Vec<u64>)| !rows.is_empty())
+            .collect();
+        let found: Vec<Vec<(u64, usize, String)>> = per_part
+            .par_iter()
+            .map(|(part, rows)| {
+                let mut cells = Vec::new();
+                self.visit_part(bytes, part, &mut |row, column, value| {
+                    if rows.binary_search(&row).is_ok() {
+                        cells.push((row, column, String::from_utf8_lossy(value).into_owned()));
+                    }
+                });
+                cells
+            })
+            .collect();
+        let mut samples = vec![ColumnSample::default(); self.columns.len()];
+        for sample in &mut samples {
+            sample.rows_seen = picks.len() as u64;
+        }
+        for (_, column, value) in found.into_iter().flatten() {
+            if let Some(sample) = samples.get_mut(column)
+                && sample.values.len() < per_column
+            {
+                sample.values.push(value);
+            }
+        }
+        for sample in &mut samples {
+            sample.empty = sample.rows_seen.saturating_sub(sample.values.len() as u64);
+        }
+        samples
+    }
+
     /// Calls `visit(row, column, value)` for every non-empty cell of a part, with absolute
     /// 0-based rows.
     pub fn visit_part(
@@ -206,6 +251,7 @@ impl CsvLayout {
         let mut reader = reader(self.delimiter);
         let mut record = Record::default();
         let mut input = &bytes[part.bytes.clone()];
+        let utf8_part = std::str::from_utf8(input).is_ok();
         let at_eof = part.bytes.end == bytes.len();
         let mut row = part.first_row;
         while !input.is_empty() {
@@ -214,7 +260,7 @@ impl CsvLayout {
             if record.is_blank_line() {
                 continue;
             }
-            self.check_record(row, &record, &mut report);
+            self.check_record(row, &record, utf8_part, &mut report);
             for (column, value) in record.fields().enumerate() {
                 if !value.is_empty() {
                     visit(row, column, value);
@@ -240,6 +286,7 @@ impl CsvLayout {
         let mut cell = Vec::new();
         let mut changed = 0;
         let mut input = &bytes[part.bytes.clone()];
+        let utf8_part = std::str::from_utf8(input).is_ok();
         let at_eof = part.bytes.end == bytes.len();
         let mut row = part.first_row;
         while !input.is_empty() {
@@ -248,7 +295,7 @@ impl CsvLayout {
             if record.is_blank_line() {
                 continue;
             }
-            self.check_record(row, &record, &mut report);
+            self.check_record(row, &record, utf8_part, &mut report);
             for (column, value) in record.fields().enumerate() {
                 if column > 0 {
                     out.push(self.delimiter);
@@ -294,7 +341,9 @@ impl CsvLayout {
         out.extend_from_slice(if self.crlf { b"\r\n" } else { b"\n" });
     }
 
-    fn check_record(&self, row: u64, record: &Record, report: &mut PartReport) {
+    /// Counts a ragged row and cells that are not UTF-8. `utf8_part` says the whole part is
+    /// valid UTF-8, and then so is every field (fields are cut at ASCII bytes only).
+    fn check_record(&self, row: u64, record: &Record, utf8_part: bool, report: &mut PartReport) {
         let fields = record.len();
         if self.header.is_empty() && self.columns.is_empty() {
             return;
@@ -310,6 +359,9 @@ impl CsvLayout {
                     ),
                 });
             }
+        }
+        if utf8_part {
+            return;
         }
         for (column, value) in record.fields().enumerate() {
             if std::str::from_utf8(value).is_err() {
@@ -360,8 +412,14 @@ pub fn sniff_delimiter(bytes: &[u8]) -> u8 {
     best.0
 }
 
+/// A reader at a record start. It has already read a blank line: a fresh `csv-core`
+/// reader drops a byte-order mark at its first input, which is right at the start of a
+/// file (handled in [`CsvLayout::plan`]) but wrong at the start of a later part, where
+/// those bytes are data.
 fn reader(delimiter: u8) -> Reader {
-    ReaderBuilder::new().delimiter(delimiter).build()
+    let mut reader = ReaderBuilder::new().delimiter(delimiter).build();
+    reader.read_record(b"\n", &mut [0u8; 1], &mut [0usize; 1]);
+    reader
 }
 
 /// Proposes cuts: the body start, then the first newline past every `step` bytes where the
@@ -492,8 +550,13 @@ fn write_field(value: &[u8], delimiter: u8, out: &mut Vec<u8>) {
 /// One parsed record: the unescaped bytes of its fields and where each ends.
 #[derive(Default)]
 struct Record {
+    /// Field bytes; only the first `data_len` are this record's (the buffer is kept at its
+    /// full size between records so that it is never zeroed again).
     data: Vec<u8>,
+    data_len: usize,
+    /// Field ends; only the first `ends_len` are this record's.
     ends: Vec<usize>,
+    ends_len: usize,
     /// The input ran out (not at the end of the file) with the record still open.
     cut: bool,
     /// The file ended inside a quoted field of this record.
@@ -516,10 +579,10 @@ impl Record {
     /// end of `input` is the end of the file and ends any open record; without it, a
     /// record cut by the end of `input` is marked [`Record::cut`].
     fn read(&mut self, reader: &mut Reader, delimiter: u8, input: &[u8], at_eof: bool) -> usize {
-        self.data.clear();
-        self.ends.clear();
-        self.data.resize(self.data.capacity().max(1024), 0);
-        self.ends.resize(self.ends.capacity().max(64), 0);
+        if self.data.is_empty() {
+            self.data.resize(4096, 0);
+            self.ends.resize(64, 0);
+        }
         self.cut = false;
         self.open_quote = false;
         let (mut used, mut out, mut ends) = (0, 0, 0);
@@ -554,23 +617,23 @@ impl Record {
                 ReadRecordResult::InputEmpty => {}
             }
         }
-        self.data.truncate(out);
-        self.ends.truncate(ends);
+        self.data_len = out;
+        self.ends_len = ends;
         used
     }
 
     /// Whether the parse saw no fields (a blank line or only a line ending).
     fn is_blank_line(&self) -> bool {
-        self.ends.is_empty() && !self.cut
+        self.ends_len == 0 && !self.cut
     }
 
     fn len(&self) -> usize {
-        self.ends.len()
+        self.ends_len
     }
 
     fn fields(&self) -> impl Iterator<Item = &[u8]> {
         let mut start = 0;
-        self.ends.iter().map(move |&end| {
+        self.ends[..self.ends_len].iter().map(move |&end| {
             let field = &self.data[start..end];
             start = end;
             field
@@ -671,6 +734,15 @@ mod tests {
         assert!(layout.parts.len() > 1, "{:?}", layout.parts);
         assert_eq!(cells, reference(data, b',', true));
         assert_eq!(cells[1], (0, 1, b"two\r\nlines, \"quoted\"".to_vec()));
+    }
+
+    #[test]
+    fn a_byte_order_mark_inside_the_body_is_data() {
+        // Found by the `csv_chunks` fuzz target: a part that starts with a BOM.
+        let data = b"a,b\n1,2\n\xef\xbb\xbf\n";
+        let (_, cells) = cells(data, small_parts(b','));
+        assert_eq!(cells, reference(data, b',', true));
+        assert_eq!(cells.last(), Some(&(1, 0, b"\xef\xbb\xbf".to_vec())));
     }
 
     #[test]

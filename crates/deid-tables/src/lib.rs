@@ -3,8 +3,14 @@
 //!
 //! - [`table`]: what the formats share — columns, samples, the [`CellRewriter`].
 //! - [`csv`]: memory-speed RFC 4180 reading in chunks that start on record boundaries.
+//! - [`parquet`]: Parquet through arrow-rs, one part per row group (feature `parquet`, on
+//!   by default).
+//! - [`classify`]: which columns hold identifiers — header, detector hit rates, statistics.
 
+pub mod classify;
 pub mod csv;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 pub mod table;
 
 pub use table::{CellRewriter, ColumnInfo, ColumnKind, ColumnSample, TableError, sample_rows};

@@ -1,0 +1,570 @@
+//! Tables (CSV and Parquet) in `scan`, `redact` and `classify`.
+//!
+//! A table is classified first, from a sample: a column labelled with an entity type is
+//! reported (scan) or replaced (redact) whole, cell by cell; a `FREE_TEXT` column is
+//! scanned cell by cell; other columns are kept. Parts (CSV chunks, Parquet row groups)
+//! run in parallel in windows of a few per thread, and results are written in input order.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context as _, bail};
+use deid::{Engine, Finding, Tag};
+use deid_formats::input::{Content, Format, Source};
+use deid_formats::sink::{FindingRecord, round_confidence};
+use deid_tables::classify::{self, ColumnClass, Label, SAMPLE_SIZE};
+use deid_tables::csv::{CsvLayout, CsvOptions, PartReport};
+use deid_tables::parquet::ParquetTable;
+use deid_tables::{CellRewriter, ColumnInfo, ColumnSample};
+use rayon::prelude::*;
+
+use super::{Emitter, Mode, Writer};
+use crate::cli::InputArgs;
+
+/// The rule id of findings that come from a column's label rather than from a rule.
+pub(super) const COLUMN_RULE: &str = "column.classified";
+/// Parts in flight per thread.
+const PARTS_PER_THREAD: usize = 2;
+
+/// An opened table.
+pub(super) enum Table {
+    Csv { layout: CsvLayout, content: Content },
+    Parquet(ParquetTable),
+}
+
+impl Table {
+    pub(super) fn open(
+        source: &Source,
+        name: &str,
+        content: Content,
+        format: Format,
+        args: &InputArgs,
+    ) -> anyhow::Result<Table> {
+        match format {
+            Format::Parquet => {
+                let Some(path) = source.path() else {
+                    bail!(
+                        "-: Parquet cannot be read from stdin (its index is at the end); pass a file"
+                    );
+                };
+                Ok(Table::Parquet(ParquetTable::open(path)?))
+            }
+            _ => {
+                let options = CsvOptions {
+                    delimiter: args.delimiter.map(|d| d as u8),
+                    has_header: !args.no_header,
+                    ..CsvOptions::default()
+                };
+                let layout = CsvLayout::plan(name, &content, options)?;
+                for issue in &layout.issues {
+                    if args.strict {
+                        bail!("{name}: {issue}");
+                    }
+                    if !args.quiet {
+                        eprintln!("{name}: warning: {issue}");
+                    }
+                }
+                Ok(Table::Csv { layout, content })
+            }
+        }
+    }
+
+    pub(super) fn columns(&self) -> &[ColumnInfo] {
+        match self {
+            Table::Csv { layout, .. } => &layout.columns,
+            Table::Parquet(table) => table.columns(),
+        }
+    }
+
+    fn column_name(&self, index: usize) -> String {
+        match self {
+            Table::Csv { layout, .. } => layout.column_name(index),
+            Table::Parquet(table) => table.columns()[index].name.clone(),
+        }
+    }
+
+    fn sample(&self) -> anyhow::Result<Vec<ColumnSample>> {
+        Ok(match self {
+            Table::Csv { layout, content } => layout.sample(content, SAMPLE_SIZE),
+            Table::Parquet(table) => table.sample(SAMPLE_SIZE)?,
+        })
+    }
+
+    fn parts(&self) -> usize {
+        match self {
+            Table::Csv { layout, .. } => layout.parts.len(),
+            Table::Parquet(table) => table.parts(),
+        }
+    }
+
+    /// Visits the cells of a part with absolute rows.
+    fn visit_part(
+        &self,
+        part: usize,
+        first_row: u64,
+        visit: &mut dyn FnMut(u64, usize, &[u8]),
+    ) -> anyhow::Result<(u64, PartReport)> {
+        match self {
+            Table::Csv { layout, content } => {
+                let part = &layout.parts[part];
+                let report = layout.visit_part(content, part, visit);
+                Ok((part.rows, report))
+            }
+            Table::Parquet(table) => {
+                let rows = table.visit_part(part, &mut |row, column, value| {
+                    visit(first_row + row, column, value);
+                })?;
+                Ok((rows, PartReport::default()))
+            }
+        }
+    }
+
+    /// Labels every column: pinned labels first, the classifier for the rest.
+    pub(super) fn classify(
+        &self,
+        engine: &Engine,
+        name: &str,
+        pins: &Pins,
+    ) -> anyhow::Result<Vec<ColumnClass>> {
+        let samples = self.sample()?;
+        Ok(self
+            .columns()
+            .par_iter()
+            .zip(samples.par_iter())
+            .map(|(column, sample)| match pins.get(name, &column.name) {
+                Some(label) => ColumnClass {
+                    column: column.name.clone(),
+                    label,
+                    confidence: 1.0,
+                    evidence: vec!["pinned by the user".to_owned()],
+                    sampled: 0,
+                },
+                None => classify::classify(engine.matcher(), column, sample),
+            })
+            .collect())
+    }
+}
+
+/// Labels the user pinned: `--column NAME=TYPE` for every table, and a classes file
+/// (`deid classify --format json` output, edited) per table.
+#[derive(Debug, Default)]
+pub(super) struct Pins {
+    everywhere: BTreeMap<String, Label>,
+    /// Per file stem (`patients` for `data/patients.csv`), as the classes contract keys.
+    per_table: BTreeMap<String, BTreeMap<String, Label>>,
+}
+
+impl Pins {
+    pub(super) fn load(columns: &[String], classes: Option<&Path>) -> anyhow::Result<Pins> {
+        let mut pins = Pins::default();
+        for pin in columns {
+            let (column, label) = pin
+                .rsplit_once('=')
+                .with_context(|| format!("--column {pin}: expected NAME=TYPE, e.g. col_7=PHONE"))?;
+            let label = Label::parse(label).with_context(|| {
+                format!("--column {pin}: `{label}` is not an entity type, FREE_TEXT or none")
+            })?;
+            pins.everywhere.insert(column.to_owned(), label);
+        }
+        if let Some(path) = classes {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("{}: cannot read the classes file", path.display()))?;
+            let files: BTreeMap<String, BTreeMap<String, Option<String>>> =
+                serde_json::from_str(&text).with_context(|| {
+                    format!(
+                        "{}: expected {{\"FILE\": {{\"COLUMN\": \"TYPE\" | null}}}}",
+                        path.display()
+                    )
+                })?;
+            for (file, columns) in files {
+                let table = pins.per_table.entry(stem(&file)).or_default();
+                for (column, label) in columns {
+                    let label = match label.as_deref() {
+                        None => Label::None,
+                        Some(text) => Label::parse(text).with_context(|| {
+                            format!(
+                                "{}: {file}: column {column:?}: `{text}` is not an entity type, FREE_TEXT or null",
+                                path.display()
+                            )
+                        })?,
+                    };
+                    table.insert(column, label);
+                }
+            }
+        }
+        Ok(pins)
+    }
+
+    fn get(&self, file: &str, column: &str) -> Option<Label> {
+        self.everywhere.get(column).copied().or_else(|| {
+            self.per_table
+                .get(&stem(file))
+                .and_then(|columns| columns.get(column).copied())
+        })
+    }
+}
+
+fn stem(file: &str) -> String {
+    Path::new(file)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// A finding in one cell.
+struct CellFinding {
+    row: u64,
+    column: usize,
+    finding: Finding,
+    value: Option<String>,
+}
+
+/// What every table of a run shares.
+pub(super) struct TableRun<'a> {
+    pub(super) pool: &'a rayon::ThreadPool,
+    pub(super) engine: &'a Engine,
+    pub(super) args: &'a InputArgs,
+    pub(super) pins: &'a Pins,
+}
+
+impl TableRun<'_> {
+    /// Scans or redacts one table and writes its results through the emitter.
+    pub(super) fn process<W: Write>(
+        &self,
+        table: &Table,
+        name: &str,
+        id: usize,
+        emitter: &mut Emitter<'_, W>,
+    ) -> anyhow::Result<()> {
+        let TableRun {
+            pool,
+            engine,
+            args,
+            pins,
+        } = *self;
+        let classes = pool.install(|| table.classify(engine, name, pins))?;
+        let labels: Vec<Label> = classes.iter().map(|c| c.label).collect();
+        if !args.quiet {
+            eprintln!("{name}: {}", describe(&classes));
+        }
+        let result = match emitter.mode {
+            Mode::Scan { show_values } => self.scan(table, name, &classes, show_values, emitter),
+            Mode::Redact => self.redact(table, name, id, &labels, emitter),
+        };
+        if let Err(error) = result {
+            eprintln!("{error:#}");
+            emitter.totals.errors += 1;
+            // Drop the output: a failed table leaves no file that looks complete.
+            emitter.writers.remove(&id);
+        }
+        emitter.progress.advance(table_bytes(table));
+        Ok(())
+    }
+}
+
+fn table_bytes(table: &Table) -> u64 {
+    match table {
+        Table::Csv { content, .. } => content.len() as u64,
+        Table::Parquet(_) => 0,
+    }
+}
+
+/// One line on what happens to each column.
+fn describe(classes: &[ColumnClass]) -> String {
+    let mut whole = Vec::new();
+    let mut text = Vec::new();
+    for class in classes {
+        match class.label {
+            Label::Entity(entity) => whole.push(format!("{} ({entity})", class.column)),
+            Label::FreeText => text.push(class.column.clone()),
+            Label::None => {}
+        }
+    }
+    let kept = classes.len() - whole.len() - text.len();
+    format!(
+        "identifier columns: {}; free text: {}; {kept} other column(s) kept",
+        if whole.is_empty() {
+            "none".to_owned()
+        } else {
+            whole.join(", ")
+        },
+        if text.is_empty() {
+            "none".to_owned()
+        } else {
+            text.join(", ")
+        },
+    )
+}
+
+impl TableRun<'_> {
+    fn scan<W: Write>(
+        &self,
+        table: &Table,
+        name: &str,
+        classes: &[ColumnClass],
+        show_values: bool,
+        emitter: &mut Emitter<'_, W>,
+    ) -> anyhow::Result<()> {
+        let TableRun {
+            pool, engine, args, ..
+        } = *self;
+        let window = pool.current_num_threads() * PARTS_PER_THREAD;
+        let parts: Vec<usize> = (0..table.parts()).collect();
+        let mut first_row = 0;
+        let column_names: Vec<String> = (0..table.columns().len())
+            .map(|i| table.column_name(i))
+            .collect();
+        for chunk in parts.chunks(window) {
+            let results: Vec<anyhow::Result<(u64, PartReport, Vec<CellFinding>)>> =
+                pool.install(|| {
+                    chunk
+                        .par_iter()
+                        .map(|&part| scan_part(engine, table, part, classes, show_values))
+                        .collect()
+                });
+            for result in results {
+                let (rows, report, findings) = result?;
+                report_issues(name, &report, args)?;
+                let matcher = engine.matcher();
+                for cell in &findings {
+                    let row = if matches!(table, Table::Parquet(_)) {
+                        first_row + cell.row
+                    } else {
+                        cell.row
+                    };
+                    let column = column_names
+                        .get(cell.column)
+                        .cloned()
+                        .unwrap_or_else(|| table.column_name(cell.column));
+                    let rule = if cell.finding.rule == usize::MAX {
+                        COLUMN_RULE
+                    } else {
+                        matcher.rule(cell.finding.rule).id()
+                    };
+                    emitter.sink.write(&FindingRecord {
+                        path: name,
+                        doc: None,
+                        field: None,
+                        row: Some(row),
+                        column: Some(&column),
+                        start: cell.finding.start,
+                        end: cell.finding.end,
+                        entity: cell.finding.entity,
+                        rule,
+                        confidence: round_confidence(cell.finding.confidence),
+                        value: cell.value.as_deref(),
+                    })?;
+                    emitter.count(cell.finding.entity);
+                }
+                first_row += rows;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Findings of one part: labelled cells whole, free-text cells by the matcher. Rows are
+/// absolute for CSV and relative to the part for Parquet.
+fn scan_part(
+    engine: &Engine,
+    table: &Table,
+    part: usize,
+    classes: &[ColumnClass],
+    show_values: bool,
+) -> anyhow::Result<(u64, PartReport, Vec<CellFinding>)> {
+    let mut out = Vec::new();
+    let mut findings = Vec::new();
+    let (rows, report) = engine.with_scratch(|scratch| {
+        table.visit_part(part, 0, &mut |row, column, value| {
+            let value_of = |f: &Finding| {
+                show_values.then(|| String::from_utf8_lossy(&value[f.range()]).into_owned())
+            };
+            match classes.get(column).map(|c| (c.label, c.confidence)) {
+                Some((Label::Entity(entity), confidence)) => {
+                    let finding = Finding {
+                        start: 0,
+                        end: value.len(),
+                        entity,
+                        rule: usize::MAX,
+                        confidence,
+                    };
+                    out.push(CellFinding {
+                        row,
+                        column,
+                        value: value_of(&finding),
+                        finding,
+                    });
+                }
+                Some((Label::FreeText, _)) => {
+                    findings.clear();
+                    engine.scan_bytes_into(value, scratch, &mut findings);
+                    for finding in &findings {
+                        out.push(CellFinding {
+                            row,
+                            column,
+                            value: value_of(finding),
+                            finding: *finding,
+                        });
+                    }
+                }
+                _ => {}
+            }
+        })
+    })?;
+    Ok((rows, report, out))
+}
+
+fn report_issues(name: &str, report: &PartReport, args: &InputArgs) -> anyhow::Result<()> {
+    for issue in &report.issues {
+        if args.strict {
+            bail!("{name}: row {}: {} (--strict)", issue.row, issue.message);
+        }
+        if !args.quiet {
+            eprintln!("{name}: row {}: warning: {}", issue.row, issue.message);
+        }
+    }
+    let hidden =
+        (report.ragged_rows + report.invalid_utf8_cells).saturating_sub(report.issues.len() as u64);
+    if hidden > 0 && !args.quiet {
+        eprintln!("{name}: warning: {hidden} more problem(s) of the same kinds in this part");
+    }
+    Ok(())
+}
+
+/// Replaces labelled cells with their type and tags identifiers in free-text cells.
+struct ColumnRewriter<'a> {
+    engine: &'a Engine,
+    labels: &'a [Label],
+}
+
+impl CellRewriter for ColumnRewriter<'_> {
+    fn touches(&self, column: usize) -> bool {
+        matches!(
+            self.labels.get(column),
+            Some(Label::Entity(_) | Label::FreeText)
+        )
+    }
+
+    fn rewrite(&self, column: usize, value: &[u8], out: &mut Vec<u8>) -> bool {
+        match self.labels.get(column) {
+            Some(Label::Entity(entity)) => {
+                out.push(b'[');
+                out.extend_from_slice(entity.as_str().as_bytes());
+                out.push(b']');
+                true
+            }
+            Some(Label::FreeText) => {
+                let findings = self.engine.scan_bytes(value);
+                if findings.is_empty() {
+                    return false;
+                }
+                deid_transform::apply_into(value, &findings, &Tag, out);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+impl TableRun<'_> {
+    fn redact<W: Write>(
+        &self,
+        table: &Table,
+        name: &str,
+        id: usize,
+        labels: &[Label],
+        emitter: &mut Emitter<'_, W>,
+    ) -> anyhow::Result<()> {
+        let TableRun {
+            pool, engine, args, ..
+        } = *self;
+        let rewriter = ColumnRewriter { engine, labels };
+        let Some((writer, _)) = emitter.writers.remove(&id) else {
+            return Ok(());
+        };
+        let mut file = match writer {
+            Writer::File(file) => file,
+            Writer::Stdout | Writer::Discard => {
+                bail!("{name}: a redacted table needs an output file or directory (-o), not stdout")
+            }
+        };
+        match table {
+            Table::Csv { layout, content } => {
+                let mut header = Vec::new();
+                layout.write_header(content, &mut header);
+                file.write_all(&header)?;
+                let window = pool.current_num_threads() * PARTS_PER_THREAD;
+                for chunk in layout.parts.chunks(window) {
+                    let results: Vec<(PartReport, u64, Vec<u8>)> = pool.install(|| {
+                        chunk
+                            .par_iter()
+                            .map(|part| {
+                                let mut out =
+                                    Vec::with_capacity(part.bytes.len() + part.bytes.len() / 8);
+                                let (report, changed) =
+                                    layout.rewrite_part(content, part, &rewriter, &mut out);
+                                (report, changed, out)
+                            })
+                            .collect()
+                    });
+                    for (report, changed, out) in results {
+                        report_issues(name, &report, args)?;
+                        emitter.totals.findings += changed;
+                        file.write_all(&out).with_context(|| {
+                            format!("{}: write failed", file.target().display())
+                        })?;
+                    }
+                }
+            }
+            Table::Parquet(parquet) => {
+                let summary = pool.install(|| parquet.rewrite(&rewriter, &mut file))?;
+                emitter.totals.findings += summary.cells_changed;
+                if !args.quiet {
+                    for change in &summary.type_changes {
+                        eprintln!(
+                            "{name}: column {:?} changed type from {} to {} to hold the replacements",
+                            change.column, change.from, change.to
+                        );
+                    }
+                }
+            }
+        }
+        let target = file.target().to_owned();
+        file.commit()
+            .with_context(|| format!("{}: cannot write output", target.display()))?;
+        Ok(())
+    }
+}
+
+/// The readable form of one table's classes.
+pub(super) fn write_class_table(
+    out: &mut Vec<u8>,
+    name: &str,
+    classes: &[ColumnClass],
+) -> std::io::Result<()> {
+    writeln!(out, "{name}")?;
+    let width = classes
+        .iter()
+        .map(|c| c.column.chars().count())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    writeln!(
+        out,
+        "  {:width$}  {:16} {:>5} {:>7}  EVIDENCE",
+        "COLUMN", "LABEL", "CONF", "SAMPLED"
+    )?;
+    for class in classes {
+        writeln!(
+            out,
+            "  {:width$}  {:16} {:>5.2} {:>7}  {}",
+            class.column,
+            class.label.to_string(),
+            class.confidence,
+            class.sampled,
+            class.evidence.join("; ")
+        )?;
+    }
+    writeln!(out)
+}

@@ -1,0 +1,465 @@
+//! End-to-end tests of tables in the `deid` binary: `classify`, `scan` and `redact` on CSV
+//! and Parquet, and bad table inputs.
+//!
+//! The bundled pack is relied on only for stable facts (a dashed SSN, an e-mail address, a
+//! NANP phone number); column labels are pinned with `--column` where a test is about the
+//! table path rather than the classifier.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::file::properties::WriterProperties;
+use serde_json::Value;
+
+/// Identifiers used in inputs; none may reach stderr.
+const SECRETS: &[&str] = &[
+    "536-90-4399",
+    "ann.lee@example.org",
+    "Lopez",
+    "312-555-0142",
+];
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn jsonl(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    }
+}
+
+fn deid(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_deid"))
+        .args(args)
+        .output()
+        .expect("deid runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    for secret in SECRETS {
+        assert!(
+            !stderr.contains(secret),
+            "stderr holds {secret:?}: {stderr}"
+        );
+    }
+    assert!(!stderr.contains("panicked"), "deid panicked: {stderr}");
+    Run {
+        code: out.status.code().expect("deid exits"),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr,
+    }
+}
+
+fn write(dir: &Path, name: &str, bytes: impl AsRef<[u8]>) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path.display().to_string()
+}
+
+/// A small patients table: an SSN column with a meaningless header, names, a free-text
+/// column with a quoted newline, and a column that holds nothing.
+const PATIENTS: &str = "id,col_7,email,note,lab\n\
+    1,536-90-4399,ann.lee@example.org,\"Seen with daughter.\nCall 312-555-0142, ext 2.\",7.1\n\
+    2,219-09-9999,bo.ray@example.com,,6.8\n\
+    3,078-05-1120,cy.dee@example.net,Stable.,5.9\n\
+    4,457-55-5462,di.fox@example.org,No change.,6.0\n\
+    5,123-45-6789,ed.gum@example.com,Doing well.,6.2\n";
+
+#[test]
+fn classify_labels_columns_by_values_and_writes_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(dir.path(), "patients.csv", PATIENTS);
+    let run = deid(&["classify", "--format", "json", &csv]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let classes: Value = serde_json::from_str(&run.stdout).unwrap();
+    let columns = &classes[csv.as_str()];
+    assert_eq!(columns["col_7"], "SSN");
+    assert_eq!(columns["email"], "EMAIL");
+    assert_eq!(columns["note"], "FREE_TEXT");
+    assert_eq!(columns["lab"], Value::Null);
+
+    let table = deid(&[
+        "classify", "--format", "table", "--column", "lab=none", &csv,
+    ]);
+    assert!(table.stdout.contains("col_7"), "{}", table.stdout);
+    assert!(table.stdout.contains("EVIDENCE"));
+    assert!(table.stdout.contains("pinned by the user"));
+}
+
+#[test]
+fn scan_reports_cells_with_row_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(dir.path(), "patients.csv", PATIENTS);
+    let run = deid(&["scan", "--format", "jsonl", "-q", &csv]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let findings = run.jsonl();
+    let ssn = findings
+        .iter()
+        .find(|f| f["column"] == "col_7" && f["row"] == 0)
+        .expect("the SSN cell of row 0");
+    assert_eq!(
+        (
+            ssn["type"].as_str(),
+            ssn["start"].as_u64(),
+            ssn["end"].as_u64()
+        ),
+        (Some("SSN"), Some(0), Some(11))
+    );
+    assert!(ssn.get("value").is_none());
+    // The phone number sits on the second physical line of row 0's quoted note.
+    let phone = findings
+        .iter()
+        .find(|f| f["column"] == "note" && f["type"] == "PHONE")
+        .expect("the phone in the note");
+    assert_eq!(phone["row"], 0);
+    let note = "Seen with daughter.\nCall 312-555-0142, ext 2.";
+    let start = phone["start"].as_u64().unwrap() as usize;
+    assert!(note[start..].starts_with("312-555-0142"), "{phone}");
+    assert!(
+        findings
+            .iter()
+            .all(|f| f["column"] != "lab" && f["column"] != "id")
+    );
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["row"] == 4 && f["column"] == "email")
+    );
+}
+
+#[test]
+fn redact_keeps_shape_delimiter_and_quoting() {
+    let dir = tempfile::tempdir().unwrap();
+    let semicolons = PATIENTS.replace(',', ";").replace("; ext", ", ext");
+    let csv = write(dir.path(), "patients.csv", &semicolons);
+    let out = dir.path().join("out.csv");
+    let run = deid(&["redact", "-q", &csv, "-o", out.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_reader(text.as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 5);
+    assert_eq!(&rows[0][1], "[SSN]");
+    assert_eq!(&rows[0][2], "[EMAIL]");
+    assert!(
+        rows[0][3].starts_with("Seen with daughter.\nCall [PHONE]"),
+        "{:?}",
+        &rows[0][3]
+    );
+    assert_eq!(&rows[2][3], "Stable.");
+    assert_eq!(&rows[0][4], "7.1");
+    assert_eq!(&rows[1][0], "2");
+    assert!(text.starts_with("id;col_7;email;note;lab\n"));
+}
+
+#[test]
+fn pinned_columns_override_the_classifier() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(dir.path(), "patients.csv", PATIENTS);
+    let classes = write(
+        dir.path(),
+        "classes.json",
+        r#"{"data/patients.csv": {"id": "MRN", "email": null}}"#,
+    );
+    let out = dir.path().join("out.csv");
+    let run = deid(&[
+        "redact",
+        "-q",
+        "--classes",
+        &classes,
+        &csv,
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("[MRN],[SSN],ann.lee@example.org"), "{text}");
+
+    let bad = deid(&["scan", "--column", "email=PHONY", &csv]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("PHONY"), "{}", bad.stderr);
+}
+
+#[test]
+fn tables_are_told_by_content_in_a_mixed_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "export", PATIENTS.replace(',', "\t"));
+    write(dir.path(), "note.txt", "SSN 536-90-4399 on file.\n");
+    let run = deid(&[
+        "scan",
+        "--format",
+        "jsonl",
+        "-q",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let findings = run.jsonl();
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["path"].as_str().unwrap().ends_with("export") && f["column"] == "col_7")
+    );
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["path"].as_str().unwrap().ends_with("note.txt") && f.get("row").is_none())
+    );
+}
+
+fn parquet_fixture(path: &Path) {
+    let schema_batch = |ids: Vec<i64>, ssns: Vec<Option<&str>>, notes: Vec<&str>| {
+        RecordBatch::try_from_iter([
+            ("id", Arc::new(Int64Array::from(ids)) as ArrayRef),
+            ("ssn", Arc::new(StringArray::from(ssns)) as ArrayRef),
+            ("note", Arc::new(StringArray::from(notes)) as ArrayRef),
+        ])
+        .unwrap()
+    };
+    let batch = schema_batch(
+        vec![1, 2, 3, 4, 5],
+        vec![
+            Some("536-90-4399"),
+            None,
+            Some("078-05-1120"),
+            Some("457-55-5462"),
+            Some("123-45-6789"),
+        ],
+        vec![
+            "Call 312-555-0142 today.",
+            "Stable.",
+            "No change.",
+            "Mail ann.lee@example.org.",
+            "Fine.",
+        ],
+    );
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(2))
+        .build();
+    let mut writer =
+        ArrowWriter::try_new(File::create(path).unwrap(), batch.schema(), Some(props)).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+}
+
+#[test]
+fn parquet_scan_and_redact_keep_schema_rows_and_row_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("t.parquet");
+    parquet_fixture(&input);
+    let run = deid(&[
+        "scan",
+        "--format",
+        "jsonl",
+        "-q",
+        "--column",
+        "note=FREE_TEXT",
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let findings = run.jsonl();
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["column"] == "ssn" && f["row"] == 4)
+    );
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["column"] == "note" && f["row"] == 3 && f["type"] == "EMAIL")
+    );
+
+    let out = dir.path().join("out.parquet");
+    let run = deid(&[
+        "redact",
+        "-q",
+        "--column",
+        "note=FREE_TEXT",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(&out).unwrap()).unwrap();
+    let groups: Vec<i64> = builder
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|g| g.num_rows())
+        .collect();
+    assert_eq!(groups, [2, 2, 1]);
+    let batches: Vec<RecordBatch> = builder.build().unwrap().map(Result::unwrap).collect();
+    let column = |batch: &RecordBatch, name: &str| -> Vec<Option<String>> {
+        let array = batch
+            .column_by_name(name)
+            .unwrap()
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        array.iter().map(|v| v.map(str::to_owned)).collect()
+    };
+    let ssns: Vec<Option<String>> = batches.iter().flat_map(|b| column(b, "ssn")).collect();
+    assert_eq!(ssns[0].as_deref(), Some("[SSN]"));
+    assert_eq!(ssns[1], None, "nulls stay null");
+    let notes: Vec<Option<String>> = batches.iter().flat_map(|b| column(b, "note")).collect();
+    assert_eq!(notes[0].as_deref(), Some("Call [PHONE] today."));
+    assert_eq!(notes[1].as_deref(), Some("Stable."));
+    let ids = batches[0].column_by_name("id").unwrap();
+    assert!(
+        ids.as_any().downcast_ref::<Int64Array>().is_some(),
+        "untouched columns keep their type"
+    );
+}
+
+mod bad_input {
+    use super::*;
+
+    #[test]
+    fn truncated_parquet_is_an_error_naming_the_file_and_leaves_no_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("t.parquet");
+        parquet_fixture(&input);
+        let bytes = std::fs::read(&input).unwrap();
+        std::fs::write(&input, &bytes[..bytes.len() / 2]).unwrap();
+        let out = dir.path().join("out.parquet");
+        let run = deid(&[
+            "redact",
+            "-q",
+            input.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(run.code, 2);
+        assert!(run.stderr.contains("t.parquet"), "{}", run.stderr);
+        assert!(!out.exists());
+        let scan = deid(&["scan", input.to_str().unwrap()]);
+        assert_eq!(scan.code, 2);
+    }
+
+    #[test]
+    fn an_unterminated_quote_at_eof_warns_and_is_fatal_with_strict() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = write(dir.path(), "open.csv", "a,b\n1,\"never closed\n2,3\n");
+        let run = deid(&["scan", "--format", "jsonl", &csv]);
+        assert!(run.code < 2, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("open.csv: warning:") && run.stderr.contains("unterminated quote"),
+            "{}",
+            run.stderr
+        );
+        let out = dir.path().join("out.csv");
+        let strict = deid(&["redact", "--strict", &csv, "-o", out.to_str().unwrap()]);
+        assert_eq!(strict.code, 2, "{}", strict.stderr);
+        assert!(!out.exists());
+    }
+
+    #[test]
+    fn ragged_rows_and_invalid_utf8_are_reported_with_row_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = write(
+            dir.path(),
+            "ragged.csv",
+            b"a,b\n1,2\n3,4,5\n\xff\xfe,6\n".as_slice(),
+        );
+        let run = deid(&["scan", "--format", "jsonl", &csv]);
+        assert!(run.code < 2, "{}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("ragged.csv: row 1: warning: 3 field(s) where the header has 2"),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr
+                .contains("ragged.csv: row 2: warning: column \"a\": not valid UTF-8"),
+            "{}",
+            run.stderr
+        );
+        let strict = deid(&["scan", "--strict", &csv]);
+        assert_eq!(strict.code, 2);
+    }
+
+    #[test]
+    fn invalid_utf8_in_a_header_is_named_lossily() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = write(dir.path(), "h.csv", b"ok,b\xffad\n1,2\n".as_slice());
+        let run = deid(&["classify", "--format", "json", &csv]);
+        assert!(run.code < 2, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("header, column 2: not valid UTF-8"),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stdout.contains("b\u{fffd}ad"));
+    }
+
+    #[test]
+    fn an_empty_table_redacts_to_an_empty_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = write(dir.path(), "empty.csv", "");
+        let out = dir.path().join("out.csv");
+        let run = deid(&["redact", "-q", &csv, "-o", out.to_str().unwrap()]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(std::fs::read(&out).unwrap(), b"");
+    }
+
+    #[test]
+    fn a_million_columns_in_a_header_are_handled() {
+        let dir = tempfile::tempdir().unwrap();
+        let header: Vec<String> = (0..1_000_000).map(|i| format!("c{i}")).collect();
+        let body = vec![""; 1_000_000].join(",");
+        let csv = write(
+            dir.path(),
+            "wide.csv",
+            format!("{}\n{body}\n", header.join(",")),
+        );
+        let run = deid(&["classify", "--format", "json", "-q", &csv]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let classes: Value = serde_json::from_str(&run.stdout).unwrap();
+        assert_eq!(classes[csv.as_str()].as_object().unwrap().len(), 1_000_000);
+    }
+
+    #[test]
+    fn a_100_mb_cell_is_copied_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut data = b"id,blob\n1,\"".to_vec();
+        data.extend(std::iter::repeat_n(b'x', 100 << 20));
+        data.extend_from_slice(b"\"\n2,y\n");
+        let csv = write(dir.path(), "big.csv", &data);
+        let out = dir.path().join("out.csv");
+        let run = deid(&[
+            "redact",
+            "-q",
+            "--column",
+            "blob=none",
+            "--column",
+            "id=none",
+            &csv,
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let written = std::fs::metadata(&out).unwrap().len();
+        // The cell needs no quotes: two bytes fewer.
+        assert_eq!(written, data.len() as u64 - 2);
+    }
+
+    #[test]
+    fn parquet_from_stdin_is_a_clear_error() {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tables.rs");
+        assert!(path.exists());
+        let run = deid(&["scan", "--input-format", "parquet", "-"]);
+        assert_eq!(run.code, 2);
+        assert!(run.stderr.contains("stdin"), "{}", run.stderr);
+    }
+}
