@@ -1,5 +1,6 @@
 //! RFC 4180 CSV at memory speed: a memory-mapped file cut into parts that start on record
-//! boundaries, parsed in parallel with `csv-core`, results in input order.
+//! boundaries, parsed in parallel by a hand-written splitter ([`records`]), results in
+//! input order.
 //!
 //! A newline is a record boundary only outside quotes, and quotes may hold newlines, so a
 //! part cannot simply start after any newline. [`CsvLayout::plan`] proposes a cut near
@@ -12,18 +13,21 @@
 //! a malformed file costs parallelism, never correctness. The proof pass also counts the
 //! records of each part, so every part knows its first row before any cell is visited.
 //!
-//! Parsing follows `csv-core` exactly (it never fails: a quote inside an unquoted field is
+//! Parsing follows `csv-core` and the `csv` crate exactly (it never fails: a quote inside an unquoted field is
 //! kept as data, an unterminated quote runs to the end of the file, blank lines are
 //! skipped); [`CsvLayout::plan`] reports the unterminated quote, and visits report rows
 //! whose field count differs from the header's and cells that are not UTF-8.
 
 use std::ops::Range;
 
-use csv_core::{ReadRecordResult, Reader, ReaderBuilder};
 use memchr::{memchr, memchr_iter};
 use rayon::prelude::*;
 
+use self::records::Record;
+
 use crate::table::{CellRewriter, ColumnInfo, ColumnKind, ColumnSample, TableError, sample_rows};
+
+mod records;
 
 /// The byte-order mark some tools put before the header.
 const BOM: &[u8] = b"\xef\xbb\xbf";
@@ -113,15 +117,10 @@ impl CsvLayout {
         let delimiter = options
             .delimiter
             .unwrap_or_else(|| sniff_delimiter(&bytes[start..]));
-        let mut reader = reader(delimiter);
         let mut record = Record::default();
         let mut issues = Vec::new();
         let (header, body_start) = if options.has_header {
-            let mut end = start + record.read(&mut reader, delimiter, &bytes[start..], true);
-            // `csv-core` ends a CRLF record at the `\r`; the `\n` belongs to the header.
-            if bytes[..end].ends_with(b"\r") && bytes.get(end) == Some(&b'\n') {
-                end += 1;
-            }
+            let end = start + record.read(delimiter, &bytes[start..], true);
             (start..end, end)
         } else {
             (start..start, start)
@@ -146,12 +145,7 @@ impl CsvLayout {
                 })
                 .collect()
         } else {
-            record.read(
-                &mut self::reader(delimiter),
-                delimiter,
-                &bytes[start..],
-                true,
-            );
+            record.read(delimiter, &bytes[start..], true);
             (1..=record.len())
                 .map(|i| ColumnInfo {
                     name: i.to_string(),
@@ -247,25 +241,36 @@ impl CsvLayout {
         part: &Part,
         visit: &mut dyn FnMut(u64, usize, &[u8]),
     ) -> PartReport {
+        self.for_each_record(bytes, part, |row, record| {
+            for (column, value) in record.fields().enumerate() {
+                if !value.is_empty() {
+                    visit(row, column, value);
+                }
+            }
+        })
+    }
+
+    /// Calls `each(row, record)` for every record of a part and checks each record's shape.
+    fn for_each_record<'a>(
+        &self,
+        bytes: &'a [u8],
+        part: &Part,
+        mut each: impl FnMut(u64, &Record<'a>),
+    ) -> PartReport {
         let mut report = PartReport::default();
-        let mut reader = reader(self.delimiter);
         let mut record = Record::default();
         let mut input = &bytes[part.bytes.clone()];
         let utf8_part = std::str::from_utf8(input).is_ok();
         let at_eof = part.bytes.end == bytes.len();
         let mut row = part.first_row;
         while !input.is_empty() {
-            let used = record.read(&mut reader, self.delimiter, input, at_eof);
+            let used = record.read(self.delimiter, input, at_eof);
             input = &input[used..];
             if record.is_blank_line() {
                 continue;
             }
             self.check_record(row, &record, utf8_part, &mut report);
-            for (column, value) in record.fields().enumerate() {
-                if !value.is_empty() {
-                    visit(row, column, value);
-                }
-            }
+            each(row, &record);
             row += 1;
         }
         report
@@ -280,22 +285,9 @@ impl CsvLayout {
         rewriter: &dyn CellRewriter,
         out: &mut Vec<u8>,
     ) -> (PartReport, u64) {
-        let mut report = PartReport::default();
-        let mut reader = reader(self.delimiter);
-        let mut record = Record::default();
         let mut cell = Vec::new();
         let mut changed = 0;
-        let mut input = &bytes[part.bytes.clone()];
-        let utf8_part = std::str::from_utf8(input).is_ok();
-        let at_eof = part.bytes.end == bytes.len();
-        let mut row = part.first_row;
-        while !input.is_empty() {
-            let used = record.read(&mut reader, self.delimiter, input, at_eof);
-            input = &input[used..];
-            if record.is_blank_line() {
-                continue;
-            }
-            self.check_record(row, &record, utf8_part, &mut report);
+        let report = self.for_each_record(bytes, part, |_, record| {
             for (column, value) in record.fields().enumerate() {
                 if column > 0 {
                     out.push(self.delimiter);
@@ -312,8 +304,7 @@ impl CsvLayout {
                 }
             }
             out.extend_from_slice(if self.crlf { b"\r\n" } else { b"\n" });
-            row += 1;
-        }
+        });
         (report, changed)
     }
 
@@ -326,12 +317,7 @@ impl CsvLayout {
             return;
         }
         let mut record = Record::default();
-        record.read(
-            &mut reader(self.delimiter),
-            self.delimiter,
-            &bytes[self.header.clone()],
-            true,
-        );
+        record.read(self.delimiter, &bytes[self.header.clone()], true);
         for (i, name) in record.fields().enumerate() {
             if i > 0 {
                 out.push(self.delimiter);
@@ -349,34 +335,42 @@ impl CsvLayout {
             return;
         }
         if fields != self.columns.len() {
-            report.ragged_rows += 1;
-            if report.ragged_rows as usize <= MAX_ISSUES_PER_PART {
-                report.issues.push(RowIssue {
-                    row,
-                    message: format!(
-                        "{fields} field(s) where the header has {}",
-                        self.columns.len()
-                    ),
-                });
-            }
+            note(&mut report.ragged_rows, &mut report.issues, row, || {
+                format!(
+                    "{fields} field(s) where the header has {}",
+                    self.columns.len()
+                )
+            });
         }
         if utf8_part {
             return;
         }
         for (column, value) in record.fields().enumerate() {
             if std::str::from_utf8(value).is_err() {
-                report.invalid_utf8_cells += 1;
-                if report.invalid_utf8_cells as usize <= MAX_ISSUES_PER_PART {
-                    report.issues.push(RowIssue {
-                        row,
-                        message: format!(
+                note(
+                    &mut report.invalid_utf8_cells,
+                    &mut report.issues,
+                    row,
+                    || {
+                        format!(
                             "column {:?}: not valid UTF-8 (scanned as bytes)",
                             self.column_name(column)
-                        ),
-                    });
-                }
+                        )
+                    },
+                );
             }
         }
+    }
+}
+
+/// Counts one problem of a kind, and keeps its description while the kind has few.
+fn note(count: &mut u64, issues: &mut Vec<RowIssue>, row: u64, message: impl FnOnce() -> String) {
+    *count += 1;
+    if *count as usize <= MAX_ISSUES_PER_PART {
+        issues.push(RowIssue {
+            row,
+            message: message(),
+        });
     }
 }
 
@@ -387,12 +381,11 @@ pub fn sniff_delimiter(bytes: &[u8]) -> u8 {
     let mut best = (b',', 0usize, 0usize);
     for &delimiter in &DELIMITERS {
         let mut counts = Vec::new();
-        let mut reader = reader(delimiter);
         let mut record = Record::default();
         let mut input = head;
         // Whole records only: the last may be cut by the sniff window.
         while counts.len() < 20 && !input.is_empty() {
-            let used = record.read(&mut reader, delimiter, input, false);
+            let used = record.read(delimiter, input, false);
             if used == input.len() && head.len() < bytes.len() {
                 break;
             }
@@ -410,16 +403,6 @@ pub fn sniff_delimiter(bytes: &[u8]) -> u8 {
         }
     }
     best.0
-}
-
-/// A reader at a record start. It has already read a blank line: a fresh `csv-core`
-/// reader drops a byte-order mark at its first input, which is right at the start of a
-/// file (handled in [`CsvLayout::plan`]) but wrong at the start of a later part, where
-/// those bytes are data.
-fn reader(delimiter: u8) -> Reader {
-    let mut reader = ReaderBuilder::new().delimiter(delimiter).build();
-    reader.read_record(b"\n", &mut [0u8; 1], &mut [0usize; 1]);
-    reader
 }
 
 /// Proposes cuts: the body start, then the first newline past every `step` bytes where the
@@ -498,13 +481,12 @@ fn prove_cuts(bytes: &[u8], delimiter: u8, cuts: &[usize]) -> (Vec<Part>, bool) 
 /// Counts the records of `input` as a serial parse from a record start would see them,
 /// and says how the input ends.
 fn count_records(input: &[u8], delimiter: u8, at_eof: bool) -> (u64, PartEnd) {
-    let mut reader = reader(delimiter);
     let mut record = Record::default();
     let mut rows = 0;
     let mut rest = input;
     let mut open_quote = false;
     while !rest.is_empty() {
-        let used = record.read(&mut reader, delimiter, rest, at_eof);
+        let used = record.read(delimiter, rest, at_eof);
         rest = &rest[used..];
         if record.cut {
             return (rows + 1, PartEnd::Misaligned);
@@ -547,22 +529,6 @@ fn write_field(value: &[u8], delimiter: u8, out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-/// One parsed record: the unescaped bytes of its fields and where each ends.
-#[derive(Default)]
-struct Record {
-    /// Field bytes; only the first `data_len` are this record's (the buffer is kept at its
-    /// full size between records so that it is never zeroed again).
-    data: Vec<u8>,
-    data_len: usize,
-    /// Field ends; only the first `ends_len` are this record's.
-    ends: Vec<usize>,
-    ends_len: usize,
-    /// The input ran out (not at the end of the file) with the record still open.
-    cut: bool,
-    /// The file ended inside a quoted field of this record.
-    open_quote: bool,
-}
-
 /// What a record read from a proven start sees at the end of its input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum PartEnd {
@@ -572,102 +538,6 @@ enum PartEnd {
     Misaligned,
     /// The file ends inside a quoted field.
     OpenQuote,
-}
-
-impl Record {
-    /// Parses one record from `input` and returns the bytes consumed. With `at_eof`, the
-    /// end of `input` is the end of the file and ends any open record; without it, a
-    /// record cut by the end of `input` is marked [`Record::cut`].
-    fn read(&mut self, reader: &mut Reader, delimiter: u8, input: &[u8], at_eof: bool) -> usize {
-        if self.data.is_empty() {
-            self.data.resize(4096, 0);
-            self.ends.resize(64, 0);
-        }
-        self.cut = false;
-        self.open_quote = false;
-        let (mut used, mut out, mut ends) = (0, 0, 0);
-        loop {
-            let rest = &input[used..];
-            if rest.is_empty() && !at_eof {
-                // The end of a part: the reader is not used again, so it may be probed.
-                self.cut = probe(reader, out + ends > 0) != PartEnd::Aligned;
-                break;
-            }
-            if rest.is_empty() && used > 0 {
-                // The end of the file: replay this record on a fresh reader to probe it,
-                // as the real one must still flush the record.
-                self.open_quote = ends_in_quote(input, delimiter);
-            }
-            let (result, nin, nout, nend) =
-                reader.read_record(rest, &mut self.data[out..], &mut self.ends[ends..]);
-            used += nin;
-            out += nout;
-            ends += nend;
-            match result {
-                ReadRecordResult::Record | ReadRecordResult::End => break,
-                ReadRecordResult::OutputFull => {
-                    let grown = self.data.len() * 2;
-                    self.data.resize(grown, 0);
-                }
-                ReadRecordResult::OutputEndsFull => {
-                    let grown = self.ends.len() * 2;
-                    self.ends.resize(grown, 0);
-                }
-                ReadRecordResult::InputEmpty if rest.is_empty() => break,
-                ReadRecordResult::InputEmpty => {}
-            }
-        }
-        self.data_len = out;
-        self.ends_len = ends;
-        used
-    }
-
-    /// Whether the parse saw no fields (a blank line or only a line ending).
-    fn is_blank_line(&self) -> bool {
-        self.ends_len == 0 && !self.cut
-    }
-
-    fn len(&self) -> usize {
-        self.ends_len
-    }
-
-    fn fields(&self) -> impl Iterator<Item = &[u8]> {
-        let mut start = 0;
-        self.ends[..self.ends_len].iter().map(move |&end| {
-            let field = &self.data[start..end];
-            start = end;
-            field
-        })
-    }
-}
-
-/// Whether `record`, read from a record start to the end of the file, ends inside quotes.
-fn ends_in_quote(record: &[u8], delimiter: u8) -> bool {
-    let mut replay = reader(delimiter);
-    let (mut data, mut ends) = (vec![0u8; 4096], vec![0usize; 256]);
-    let mut rest = record;
-    while !rest.is_empty() {
-        let (result, nin, _, _) = replay.read_record(rest, &mut data, &mut ends);
-        rest = &rest[nin..];
-        if result == ReadRecordResult::Record {
-            return false;
-        }
-    }
-    probe(&mut replay, true) == PartEnd::OpenQuote
-}
-
-/// Where a reader stands once its input is used up, told by feeding a copy of it a line
-/// break: at a record start the break is skipped as a blank line, inside a quoted field it
-/// becomes data, inside an unquoted record it ends the record.
-fn probe(reader: &mut Reader, pending: bool) -> PartEnd {
-    // (`csv_core::Reader::clone` loses its tables in csv-core 0.1.13, so probes consume.)
-    let (mut data, mut ends) = ([0u8; 4], [0usize; 4]);
-    let (result, _, nout, nend) = reader.read_record(b"\n", &mut data, &mut ends);
-    match result {
-        ReadRecordResult::InputEmpty if nout > 0 => PartEnd::OpenQuote,
-        ReadRecordResult::InputEmpty if !pending && nend == 0 => PartEnd::Aligned,
-        _ => PartEnd::Misaligned,
-    }
 }
 
 #[cfg(test)]
