@@ -481,29 +481,15 @@ fn prove_cuts(bytes: &[u8], delimiter: u8, cuts: &[usize]) -> (Vec<Part>, bool) 
 /// Counts the records of `input` as a serial parse from a record start would see them,
 /// and says how the input ends.
 fn count_records(input: &[u8], delimiter: u8, at_eof: bool) -> (u64, PartEnd) {
-    let mut record = Record::default();
-    let mut rows = 0;
-    let mut rest = input;
-    let mut open_quote = false;
-    while !rest.is_empty() {
-        let used = record.read(delimiter, rest, at_eof);
-        rest = &rest[used..];
-        if record.cut {
-            return (rows + 1, PartEnd::Misaligned);
-        }
-        open_quote |= record.open_quote;
-        if !record.is_blank_line() {
-            rows += 1;
-        }
-    }
-    (
-        rows,
-        if open_quote {
-            PartEnd::OpenQuote
-        } else {
-            PartEnd::Aligned
-        },
-    )
+    let count = records::count(delimiter, input, at_eof);
+    let end = if count.cut {
+        PartEnd::Misaligned
+    } else if count.open_quote {
+        PartEnd::OpenQuote
+    } else {
+        PartEnd::Aligned
+    };
+    (count.rows, end)
 }
 
 /// Writes one field, quoted only when it holds a delimiter, a quote or a line break (or

@@ -85,8 +85,7 @@ impl<'a> Record<'a> {
     fn field(&mut self, delimiter: u8, start: usize) -> (Value, usize, bool) {
         let input = self.input;
         if input[start] != b'"' {
-            let end = memchr3(delimiter, b'\n', b'\r', &input[start..])
-                .map_or(input.len(), |i| start + i);
+            let end = field_end(input, delimiter, start);
             return (Value::Input(start, end), end, false);
         }
         let from = self.unescaped.len();
@@ -109,8 +108,7 @@ impl<'a> Record<'a> {
             self.unescaped.extend_from_slice(&input[at..quote]);
             // After the closing quote, bytes up to the end of the field are data.
             let rest = quote + 1;
-            let end =
-                memchr3(delimiter, b'\n', b'\r', &input[rest..]).map_or(input.len(), |i| rest + i);
+            let end = field_end(input, delimiter, rest);
             self.unescaped.extend_from_slice(&input[rest..end]);
             return (Value::Unescaped(from, self.unescaped.len()), end, false);
         }
@@ -132,5 +130,76 @@ impl<'a> Record<'a> {
             Value::Input(start, end) => &self.input[start..end],
             Value::Unescaped(start, end) => &self.unescaped[start..end],
         })
+    }
+}
+
+/// The offset of the delimiter or line break that ends an unquoted field (or the rest of a
+/// quoted one after its closing quote) starting at `from`, or the end of the input.
+fn field_end(input: &[u8], delimiter: u8, from: usize) -> usize {
+    memchr3(delimiter, b'\n', b'\r', &input[from..]).map_or(input.len(), |i| from + i)
+}
+
+/// What [`count`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Count {
+    /// Records, a cut one included.
+    pub(super) rows: u64,
+    /// The input ran out inside a record (not at the end of the file).
+    pub(super) cut: bool,
+    /// The file ended inside a quoted field.
+    pub(super) open_quote: bool,
+}
+
+/// Counts the records of `input` as [`Record::read`] would split them, without keeping
+/// any field: the proof pass of the part planner. Only quotes and line breaks matter here —
+/// a quote opens a quoted field only right after a delimiter or at a record start — so the
+/// loop jumps from one to the next and never stops at a delimiter.
+pub(super) fn count(delimiter: u8, input: &[u8], at_eof: bool) -> Count {
+    let len = input.len();
+    let mut rows = 0;
+    let mut at = 0;
+    let ended = |rows, open_quote| Count {
+        rows,
+        cut: !at_eof,
+        open_quote: at_eof && open_quote,
+    };
+    loop {
+        while at < len && matches!(input[at], b'\r' | b'\n') {
+            at += 1;
+        }
+        if at == len {
+            return Count {
+                rows,
+                cut: false,
+                open_quote: false,
+            };
+        }
+        rows += 1;
+        let record_start = at;
+        loop {
+            let Some(next) = memchr3(b'"', b'\n', b'\r', &input[at..]).map(|i| at + i) else {
+                return ended(rows, false);
+            };
+            if input[next] != b'"' {
+                at = next + 1;
+                break;
+            }
+            if next != record_start && input[next - 1] != delimiter {
+                // A quote inside an unquoted field is data.
+                at = next + 1;
+                continue;
+            }
+            at = next + 1;
+            loop {
+                let Some(quote) = memchr(b'"', &input[at..]).map(|i| at + i) else {
+                    return ended(rows, true);
+                };
+                at = quote + 1;
+                if input.get(at) != Some(&b'"') {
+                    break;
+                }
+                at += 1;
+            }
+        }
     }
 }
