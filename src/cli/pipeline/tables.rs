@@ -364,8 +364,14 @@ impl TableRun<'_> {
     }
 }
 
+/// Free-text cells scanned together by one task: enough work to pay for a task.
+const CELLS_PER_TASK: usize = 256;
+
 /// Findings of one part: labelled cells whole, free-text cells by the matcher. Rows are
 /// absolute for CSV and relative to the part for Parquet.
+///
+/// Free-text cells are gathered first and scanned in parallel tasks, so that a part much
+/// larger than the others (a big Parquet row group) still uses every core.
 fn scan_part(
     engine: &Engine,
     table: &Table,
@@ -374,44 +380,51 @@ fn scan_part(
     show_values: bool,
 ) -> anyhow::Result<(u64, PartReport, Vec<CellFinding>)> {
     let mut out = Vec::new();
-    let mut findings = Vec::new();
-    let (rows, report) = engine.with_scratch(|scratch| {
-        table.visit_part(part, 0, &mut |row, column, value| {
-            let value_of = |f: &Finding| {
-                show_values.then(|| String::from_utf8_lossy(&value[f.range()]).into_owned())
-            };
-            match classes.get(column).map(|c| (c.label, c.confidence)) {
-                Some((Label::Entity(entity), confidence)) => {
-                    let finding = Finding {
-                        start: 0,
-                        end: value.len(),
-                        entity,
-                        rule: usize::MAX,
-                        confidence,
-                    };
-                    out.push(CellFinding {
-                        row,
-                        column,
-                        value: value_of(&finding),
-                        finding,
-                    });
-                }
-                Some((Label::FreeText, _)) => {
-                    findings.clear();
-                    engine.scan_bytes_into(value, scratch, &mut findings);
-                    for finding in &findings {
-                        out.push(CellFinding {
-                            row,
-                            column,
-                            value: value_of(finding),
-                            finding: *finding,
-                        });
-                    }
-                }
-                _ => {}
-            }
-        })
+    let mut texts: Vec<(u64, usize, Vec<u8>)> = Vec::new();
+    let (rows, report) = table.visit_part(part, 0, &mut |row, column, value| match classes
+        .get(column)
+        .map(|c| (c.label, c.confidence))
+    {
+        Some((Label::Entity(entity), confidence)) => out.push(CellFinding {
+            row,
+            column,
+            value: show_values.then(|| String::from_utf8_lossy(value).into_owned()),
+            finding: Finding {
+                start: 0,
+                end: value.len(),
+                entity,
+                rule: usize::MAX,
+                confidence,
+            },
+        }),
+        Some((Label::FreeText, _)) => texts.push((row, column, value.to_vec())),
+        _ => {}
     })?;
+    let scanned: Vec<Vec<CellFinding>> = texts
+        .par_chunks(CELLS_PER_TASK)
+        .map(|cells| {
+            engine.with_scratch(|scratch| {
+                let mut found = Vec::new();
+                let mut findings = Vec::new();
+                for (row, column, text) in cells {
+                    engine.scan_bytes_into(text, scratch, &mut findings);
+                    found.extend(findings.iter().map(|finding| CellFinding {
+                        row: *row,
+                        column: *column,
+                        value:
+                            show_values.then(|| {
+                                String::from_utf8_lossy(&text[finding.range()]).into_owned()
+                            }),
+                        finding: *finding,
+                    }));
+                }
+                found
+            })
+        })
+        .collect();
+    out.extend(scanned.into_iter().flatten());
+    // Cell order: by row, then column, then offset.
+    out.sort_by_key(|cell| (cell.row, cell.column, cell.finding.start));
     Ok((rows, report, out))
 }
 
