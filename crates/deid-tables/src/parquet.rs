@@ -212,6 +212,11 @@ impl ParquetTable {
         self.part_rows.len()
     }
 
+    /// The 0-based row of the first row of row group `part`.
+    pub fn first_row(&self, part: usize) -> u64 {
+        self.part_rows[..part].iter().sum()
+    }
+
     /// Calls `visit(row, column, value)` for every non-null leaf value of row group `part`,
     /// with `row` relative to the row group and `column` an index into [`Self::columns`]; a
     /// list calls it once per item, all with the list's row. Values under a null struct or

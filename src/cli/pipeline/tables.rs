@@ -98,24 +98,22 @@ impl Table {
         }
     }
 
-    /// Visits the cells of a part with absolute rows.
+    /// Visits the cells of a part with absolute 0-based rows.
     fn visit_part(
         &self,
         part: usize,
-        first_row: u64,
         visit: &mut dyn FnMut(u64, usize, &[u8]),
-    ) -> anyhow::Result<(u64, PartReport)> {
+    ) -> anyhow::Result<PartReport> {
         match self {
             Table::Csv { layout, content } => {
-                let part = &layout.parts[part];
-                let report = layout.visit_part(content, part, visit);
-                Ok((part.rows, report))
+                Ok(layout.visit_part(content, &layout.parts[part], visit))
             }
             Table::Parquet(table) => {
-                let rows = table.visit_part(part, &mut |row, column, value| {
+                let first_row = table.first_row(part);
+                table.visit_part(part, &mut |row, column, value| {
                     visit(first_row + row, column, value);
                 })?;
-                Ok((rows, PartReport::default()))
+                Ok(PartReport::default())
             }
         }
     }
@@ -311,32 +309,30 @@ impl TableRun<'_> {
         } = *self;
         let window = pool.current_num_threads() * PARTS_PER_THREAD;
         let parts: Vec<usize> = (0..table.parts()).collect();
-        let mut first_row = 0;
         let column_names: Vec<String> = (0..table.columns().len())
             .map(|i| table.column_name(i))
             .collect();
         for chunk in parts.chunks(window) {
-            let results: Vec<anyhow::Result<(u64, PartReport, Vec<CellFinding>)>> =
-                pool.install(|| {
-                    chunk
-                        .par_iter()
-                        .map(|&part| scan_part(engine, table, part, classes, show_values))
-                        .collect()
-                });
+            let results: Vec<anyhow::Result<(PartReport, Vec<CellFinding>)>> = pool.install(|| {
+                chunk
+                    .par_iter()
+                    .map(|&part| scan_part(engine, table, part, classes, show_values))
+                    .collect()
+            });
             for result in results {
-                let (rows, report, findings) = result?;
+                let (report, findings) = result?;
                 report_issues(name, &report, args)?;
                 let matcher = engine.matcher();
                 for cell in &findings {
-                    let row = if matches!(table, Table::Parquet(_)) {
-                        first_row + cell.row
-                    } else {
-                        cell.row
+                    // Fields past a CSV header are named by position.
+                    let extra;
+                    let column = match column_names.get(cell.column) {
+                        Some(name) => name.as_str(),
+                        None => {
+                            extra = table.column_name(cell.column);
+                            extra.as_str()
+                        }
                     };
-                    let column = column_names
-                        .get(cell.column)
-                        .cloned()
-                        .unwrap_or_else(|| table.column_name(cell.column));
                     let rule = if cell.finding.rule == usize::MAX {
                         COLUMN_RULE
                     } else {
@@ -346,8 +342,8 @@ impl TableRun<'_> {
                         path: name,
                         doc: None,
                         field: None,
-                        row: Some(row),
-                        column: Some(&column),
+                        row: Some(cell.row),
+                        column: Some(column),
                         start: cell.finding.start,
                         end: cell.finding.end,
                         entity: cell.finding.entity,
@@ -357,7 +353,6 @@ impl TableRun<'_> {
                     })?;
                     emitter.count(cell.finding.entity);
                 }
-                first_row += rows;
             }
         }
         Ok(())
@@ -367,8 +362,7 @@ impl TableRun<'_> {
 /// Free-text cells scanned together by one task: enough work to pay for a task.
 const CELLS_PER_TASK: usize = 256;
 
-/// Findings of one part: labelled cells whole, free-text cells by the matcher. Rows are
-/// absolute for CSV and relative to the part for Parquet.
+/// Findings of one part: labelled cells whole, free-text cells by the matcher.
 ///
 /// Free-text cells are gathered first and scanned in parallel tasks, so that a part much
 /// larger than the others (a big Parquet row group) still uses every core.
@@ -378,10 +372,10 @@ fn scan_part(
     part: usize,
     classes: &[ColumnClass],
     show_values: bool,
-) -> anyhow::Result<(u64, PartReport, Vec<CellFinding>)> {
+) -> anyhow::Result<(PartReport, Vec<CellFinding>)> {
     let mut out = Vec::new();
     let mut texts: Vec<(u64, usize, Vec<u8>)> = Vec::new();
-    let (rows, report) = table.visit_part(part, 0, &mut |row, column, value| match classes
+    let report = table.visit_part(part, &mut |row, column, value| match classes
         .get(column)
         .map(|c| (c.label, c.confidence))
     {
@@ -425,7 +419,7 @@ fn scan_part(
     out.extend(scanned.into_iter().flatten());
     // Cell order: by row, then column, then offset.
     out.sort_by_key(|cell| (cell.row, cell.column, cell.finding.start));
-    Ok((rows, report, out))
+    Ok((report, out))
 }
 
 fn report_issues(name: &str, report: &PartReport, args: &InputArgs) -> anyhow::Result<()> {
