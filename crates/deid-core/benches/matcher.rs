@@ -519,21 +519,9 @@ fn names_only(first_names: &[String], surnames: &[String]) -> RuleSet {
         .expect("names pack builds")
 }
 
-/// A TOML basic string (Rust's `{:?}` escapes combining marks as `\u{…}`, which TOML
-/// does not read).
+/// A TOML string holding `s` exactly, as the `toml` crate writes it.
 fn toml_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    toml::Value::String(s.to_owned()).to_string()
 }
 
 fn is_word_byte(b: u8) -> bool {

@@ -65,18 +65,7 @@ pub fn check_conformance(matcher: &Matcher, text: &[u8], scratch: &mut Scratch) 
     }
 }
 
-/// A TOML basic string.
+/// A TOML string holding `s` exactly, as the `toml` crate writes it.
 pub fn toml_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    toml::Value::String(s.to_owned()).to_string()
 }
