@@ -749,10 +749,9 @@ mod scan {
         assert_eq!(out.code, 2, "{}", out.stderr);
     }
 
-    #[test]
-    fn the_bundled_pack_finds_an_ssn() {
+    /// Findings of the bundled pack in `text`, as a file; asserts exit code 1.
+    fn scan_with_bundled_pack(text: &str) -> Vec<Value> {
         let sb = Sandbox::new();
-        let text = "Patient SSN 536-90-4399 on file.\n";
         sb.write("note.txt", text);
         let out = deid_in(
             Some(sb.dir.path()),
@@ -760,7 +759,13 @@ mod scan {
             None,
         );
         assert_eq!(out.code, 1, "{}", out.stderr);
-        let findings = out.jsonl();
+        out.jsonl()
+    }
+
+    #[test]
+    fn the_bundled_pack_finds_an_ssn() {
+        let text = "Patient SSN 536-90-4399 on file.\n";
+        let findings = scan_with_bundled_pack(text);
         findings.iter().for_each(assert_contract);
         assert!(
             findings
@@ -772,16 +777,8 @@ mod scan {
 
     #[test]
     fn the_bundled_pack_finds_a_phone_number() {
-        let sb = Sandbox::new();
         let text = "Call (312) 555-0142 tomorrow.\n";
-        sb.write("note.txt", text);
-        let out = deid_in(
-            Some(sb.dir.path()),
-            &[os("scan"), os("--format"), os("jsonl"), os("note.txt")],
-            None,
-        );
-        assert_eq!(out.code, 1, "{}", out.stderr);
-        let findings = out.jsonl();
+        let findings = scan_with_bundled_pack(text);
         assert!(
             findings
                 .iter()
@@ -792,16 +789,8 @@ mod scan {
 
     #[test]
     fn the_bundled_pack_finds_an_email_address() {
-        let sb = Sandbox::new();
         let text = "Write to ann.lee@example.org about it.\n";
-        sb.write("note.txt", text);
-        let out = deid_in(
-            Some(sb.dir.path()),
-            &[os("scan"), os("--format"), os("jsonl"), os("note.txt")],
-            None,
-        );
-        assert_eq!(out.code, 1, "{}", out.stderr);
-        let findings = out.jsonl();
+        let findings = scan_with_bundled_pack(text);
         assert!(
             findings
                 .iter()
