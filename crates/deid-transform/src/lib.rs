@@ -20,6 +20,15 @@
 
 use deid_core::Finding;
 
+pub mod dates;
+pub mod fpe;
+pub mod generalize;
+pub mod key;
+pub mod mask;
+pub mod pseudonym;
+pub mod surrogate;
+pub mod token;
+
 /// What replaces a finding.
 pub trait Transform: Send + Sync {
     /// Appends the replacement for `finding`, whose original bytes are `value`, to `out`.
