@@ -23,9 +23,12 @@ use std::sync::Mutex;
 
 pub use deid_core::{
     CheckReport, DEFAULT_MIN_CONFIDENCE, EntityType, Error, ErrorKind, Finding, Masked,
-    MatchOptions, Matcher, Rule, RuleSet, RuleSetBuilder, RuleStats, Scratch, check_rules,
+    MatchOptions, Matcher, Rule, RuleSet, RuleSetBuilder, RuleStats, Scratch, UnknownEntityType,
+    check_rules,
 };
-pub use deid_transform::{Tag, Transform};
+pub use deid_transform::{
+    Action, Key, Policy, PolicyError, Redactor, RedactorError, SubjectTransform, Tag, Transform,
+};
 
 mod stream;
 

@@ -463,3 +463,377 @@ mod bad_input {
         assert!(run.stderr.contains("stdin"), "{}", run.stderr);
     }
 }
+
+/// Policies, keys and the keyed actions, end to end (issue 4).
+mod policies {
+    use super::*;
+
+    /// Visits of two patients; MRNs repeat across rows and tables.
+    const VISITS: &str = "patient,mrn,visit,zip,age\n\
+        p1,MR00123456,03/14/2021,02139,91\n\
+        p1,MR00123456,04/02/2021,03601,89\n\
+        p2,MR00999888,2021-03-14,10027,90\n\
+        p2,MR00999888,2021-05-01,10027,45\n";
+
+    fn keygen(dir: &Path) -> String {
+        let key = dir.join("deid.key");
+        let run = deid(&["keygen", "-o", key.to_str().unwrap()]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        key.display().to_string()
+    }
+
+    fn read_csv(path: &Path) -> Vec<Vec<String>> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_path(path)
+            .unwrap();
+        reader
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+            .collect()
+    }
+
+    fn column(rows: &[Vec<String>], name: &str) -> Vec<String> {
+        let i = rows[0].iter().position(|c| c == name).expect(name);
+        rows[1..].iter().map(|r| r[i].clone()).collect()
+    }
+
+    fn parquet_mrns(path: &Path, mrns: &[&str]) {
+        let batch = RecordBatch::try_from_iter([(
+            "mrn",
+            Arc::new(StringArray::from(mrns.to_vec())) as ArrayRef,
+        )])
+        .unwrap();
+        let mut writer =
+            ArrowWriter::try_new(File::create(path).unwrap(), batch.schema(), None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+    }
+
+    fn parquet_column(path: &Path, name: &str) -> Vec<String> {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        let mut values = Vec::new();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let array = batch.column_by_name(name).unwrap();
+            let strings = array.as_any().downcast_ref::<StringArray>().unwrap();
+            values.extend(strings.iter().map(|v| v.unwrap_or_default().to_owned()));
+        }
+        values
+    }
+
+    fn policy(dir: &Path, action: &str) -> String {
+        write(
+            dir,
+            &format!("{action}.toml"),
+            format!("name = '{action}'\n[entities]\nMRN = '{action}'\n"),
+        )
+    }
+
+    /// A temporary directory with `visits.csv` (VISITS) in it.
+    struct Fixture {
+        dir: tempfile::TempDir,
+        csv: String,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            let dir = tempfile::tempdir().unwrap();
+            let csv = write(dir.path(), "visits.csv", VISITS);
+            Fixture { dir, csv }
+        }
+
+        fn path(&self) -> &Path {
+            self.dir.path()
+        }
+
+        /// Runs `deid redact ARGS… -o OUT` (OUT named in the directory) and returns the run
+        /// and OUT.
+        fn redact(&self, args: &[&str], out: &str) -> (Run, PathBuf) {
+            let out = self.path().join(out);
+            let mut all = vec!["redact"];
+            all.extend_from_slice(args);
+            all.extend_from_slice(&["-o", out.to_str().unwrap()]);
+            (deid(&all), out)
+        }
+
+        /// Like [`Fixture::redact`], quietly, and asserts success.
+        fn redact_ok(&self, args: &[&str], out: &str) -> PathBuf {
+            let mut quiet = vec!["-q"];
+            quiet.extend_from_slice(args);
+            let (run, out) = self.redact(&quiet, out);
+            assert_eq!(run.code, 0, "{}", run.stderr);
+            out
+        }
+    }
+
+    #[test]
+    fn the_same_mrn_gets_the_same_hash_and_token_in_csv_and_parquet() {
+        let fixture = Fixture::new();
+        let key = keygen(fixture.path());
+        let labs = fixture.path().join("labs.parquet");
+        let lab_originals = ["MR00999888", "MR00123456", "MR00123456", "MR00555000"];
+        parquet_mrns(&labs, &lab_originals);
+        let lab_originals = lab_originals.map(String::from);
+        // Rows of the join on MRN: 2×2 + 2×1 in the originals.
+        let joined = |a: &[String], b: &[String]| {
+            a.iter()
+                .map(|x| b.iter().filter(|y| *y == x).count())
+                .sum::<usize>()
+        };
+        let before = column(&read_csv(Path::new(&fixture.csv)), "mrn");
+        assert_eq!(joined(&before, &lab_originals), 6);
+        for action in ["hash", "token"] {
+            let policy = policy(fixture.path(), action);
+            let redact = |out: &str, key: &str| {
+                let args = [
+                    "--policy",
+                    &policy,
+                    "--key-file",
+                    key,
+                    "--column",
+                    "mrn=MRN",
+                ];
+                let inputs = [fixture.csv.as_str(), labs.to_str().unwrap()];
+                fixture.redact_ok(&[&args[..], &inputs[..]].concat(), out)
+            };
+            let out = redact(action, &key);
+            let visits = column(&read_csv(&out.join("visits.csv")), "mrn");
+            let lab_mrns = parquet_column(&out.join("labs.parquet"), "mrn");
+            assert!(
+                visits[0].starts_with("MRN-") && visits[0] != "MR00123456",
+                "{visits:?}"
+            );
+            assert_eq!(visits[0], visits[1]);
+            assert_ne!(visits[1], visits[2]);
+            assert_eq!(joined(&visits, &lab_mrns), 6, "{action}");
+
+            // A second run with the same key (and store) gives the same tokens.
+            let again = redact(&format!("{action}-again"), &key);
+            assert_eq!(column(&read_csv(&again.join("visits.csv")), "mrn"), visits);
+
+            // A new key (and so a new store) changes every token.
+            let other_dir = tempfile::tempdir().unwrap();
+            let other_key = keygen(other_dir.path());
+            let rotated = redact(&format!("{action}-rotated"), &other_key);
+            let rotated = column(&read_csv(&rotated.join("visits.csv")), "mrn");
+            assert!(
+                rotated.iter().zip(&visits).all(|(a, b)| a != b),
+                "{rotated:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn shifted_dates_keep_each_subjects_intervals_and_format() {
+        let fixture = Fixture::new();
+        let key = keygen(fixture.path());
+        let original = [
+            "03/14/2021",
+            "04/02/2021",
+            "2021-03-14",
+            "2021-05-01",
+            "March 14, 2021",
+            "April 2, 2021",
+        ];
+        let mut rows = String::from("patient,visit\n");
+        for (i, date) in original.iter().enumerate() {
+            rows.push_str(&format!("p{},\"{date}\"\n", i / 2));
+        }
+        let visits = write(fixture.path(), "shifts.csv", rows);
+        let policy = write(
+            fixture.path(),
+            "shift.toml",
+            "name = 'shift'\n[entities]\nDATE = 'shift'\n\
+             [shift]\nmin_days = -30\nmax_days = 30\nsubject = 'patient'\n",
+        );
+        let args = [
+            "--policy",
+            &policy,
+            "--key-file",
+            &key,
+            "--column",
+            "visit=DATE",
+            "--column",
+            "patient=none",
+            &visits,
+        ];
+        let shifted = column(&read_csv(&fixture.redact_ok(&args, "out.csv")), "visit");
+        let parse = |v: &str| {
+            chrono::NaiveDate::parse_from_str(v, "%m/%d/%Y")
+                .or_else(|_| chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d"))
+                .or_else(|_| chrono::NaiveDate::parse_from_str(v, "%B %-d, %Y"))
+                .unwrap_or_else(|e| panic!("{v:?} lost its format: {e}"))
+        };
+        let mut offsets = Vec::new();
+        for pair in 0..3 {
+            let (a, b) = (2 * pair, 2 * pair + 1);
+            let before = parse(original[b]) - parse(original[a]);
+            let after = parse(&shifted[b]) - parse(&shifted[a]);
+            assert_eq!(before, after, "subject {pair}: {shifted:?}");
+            let offset = (parse(&shifted[a]) - parse(original[a])).num_days();
+            assert!((-30..=30).contains(&offset) && offset != 0, "{offset}");
+            offsets.push(offset);
+        }
+        assert!(
+            offsets[0] != offsets[1] || offsets[1] != offsets[2],
+            "{offsets:?}"
+        );
+    }
+
+    #[test]
+    fn encrypted_values_decrypt_to_the_original_and_keep_their_format() {
+        let fixture = Fixture::new();
+        let key = keygen(fixture.path());
+        let policy = write(
+            fixture.path(),
+            "fpe.toml",
+            "name = 'fpe'\n[entities]\nMRN = 'encrypt'\n",
+        );
+        let args = [
+            "--policy",
+            &policy,
+            "--key-file",
+            &key,
+            "--column",
+            "mrn=MRN",
+            &fixture.csv,
+        ];
+        let encrypted = column(&read_csv(&fixture.redact_ok(&args, "out.csv")), "mrn");
+        for (cipher, plain) in encrypted
+            .iter()
+            .zip(["MR00123456", "MR00123456", "MR00999888"])
+        {
+            assert_ne!(cipher, plain);
+            assert_eq!(cipher.len(), plain.len());
+            assert!(cipher[2..].bytes().all(|b| b.is_ascii_digit()), "{cipher}");
+            assert!(
+                cipher[..2].bytes().all(|b| b.is_ascii_uppercase()),
+                "{cipher}"
+            );
+        }
+        let run = deid(&[
+            "decrypt",
+            "--key-file",
+            &key,
+            "--type",
+            "MRN",
+            &encrypted[0],
+            &encrypted[2],
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(run.stdout, "MR00123456\nMR00999888\n");
+    }
+
+    #[test]
+    fn the_default_policy_generalises_exactly_and_works_without_a_key() {
+        let fixture = Fixture::new();
+        let report = fixture.path().join("report.json");
+        let (run, out) = fixture.redact(
+            &[
+                "--column",
+                "visit=DATE",
+                "--column",
+                "zip=ZIP",
+                "--column",
+                "age=AGE_OVER_89",
+                "--column",
+                "mrn=MRN",
+                "--column",
+                "patient=none",
+                &fixture.csv,
+                "--report",
+                report.to_str().unwrap(),
+            ],
+            "out.csv",
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(run.stderr.contains("no key"), "{}", run.stderr);
+        let rows = read_csv(&out);
+        assert_eq!(column(&rows, "visit"), ["2021", "2021", "2021", "2021"]);
+        assert_eq!(column(&rows, "zip"), ["021", "000", "100", "100"]);
+        assert_eq!(column(&rows, "age"), ["90+", "89", "90+", "45"]);
+        assert_eq!(column(&rows, "mrn"), ["[MRN]"; 4]);
+
+        let report = std::fs::read_to_string(&report).unwrap();
+        for value in ["MR00123456", "02139", "03/14/2021", "p1"] {
+            assert!(!report.contains(value), "the report holds {value}");
+        }
+        let report: Value = serde_json::from_str(&report).unwrap();
+        assert_eq!(report["policy"]["name"], "safe-harbor");
+        assert_eq!(report["policy"]["keyless"], true);
+        assert_eq!(report["policy"]["sha256"].as_str().unwrap().len(), 64);
+        assert_eq!(report["table_rows"], 4);
+        assert_eq!(report["by_action"]["generalize"], 12);
+        assert!(
+            report["columns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["column"] == "zip"
+                    && c["action"] == "generalize"
+                    && c["cells_changed"] == 4)
+        );
+    }
+
+    #[test]
+    fn keys_are_checked_and_never_silently_missing() {
+        let fixture = Fixture::new();
+        let hash = policy(fixture.path(), "hash");
+        let (run, out) = fixture.redact(&["--policy", &hash, &fixture.csv], "out.csv");
+        assert_eq!(run.code, 2);
+        assert!(
+            run.stderr.contains("`hash`") && run.stderr.contains("entities.MRN"),
+            "{}",
+            run.stderr
+        );
+        assert!(!out.exists());
+
+        let key = keygen(fixture.path());
+        let again = deid(&["keygen", "-o", &key]);
+        assert_eq!(again.code, 2, "keygen must not overwrite a key");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let (run, _) = fixture.redact(
+            &["--policy", &hash, "--key-file", &key, &fixture.csv],
+            "out.csv",
+        );
+        assert_eq!(run.code, 2);
+        assert!(run.stderr.contains("chmod 600"), "{}", run.stderr);
+    }
+
+    #[test]
+    fn policy_show_prints_every_type_and_drop_removes_columns() {
+        let show = deid(&["policy", "show"]);
+        assert_eq!(show.code, 0, "{}", show.stderr);
+        assert!(
+            show.stdout.contains("ZIP = \"generalize\""),
+            "{}",
+            show.stdout
+        );
+        assert!(show.stdout.contains("MRN = \"token\""));
+        assert!(show.stdout.contains("# sha256"));
+        let keyless = deid(&["policy", "show", "--keyless"]);
+        assert!(
+            keyless.stdout.contains("MRN = \"tag\""),
+            "{}",
+            keyless.stdout
+        );
+
+        let fixture = Fixture::new();
+        let policy = write(
+            fixture.path(),
+            "drop.toml",
+            "name = 'd'\n[columns]\n'visits.age' = 'drop'\n",
+        );
+        let out = fixture.redact_ok(&["--policy", &policy, &fixture.csv], "out.csv");
+        let rows = read_csv(&out);
+        assert_eq!(rows[0], ["patient", "mrn", "visit", "zip"]);
+        assert!(rows.iter().all(|r| r.len() == 4));
+    }
+}

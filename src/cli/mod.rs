@@ -1,6 +1,7 @@
 //! Command-line definitions and dispatch.
 
 mod pipeline;
+mod policy;
 mod rules;
 
 use std::io::IsTerminal;
@@ -12,16 +13,18 @@ use deid::EngineBuilder;
 
 /// Find and remove personal health information (PHI) in research data.
 ///
-/// deid scans free text and JSONL for the 18 HIPAA Safe Harbor identifiers and more (names,
-/// dates, phone numbers, SSNs, MRNs, addresses, …) with the bundled `safe-harbor` rule pack,
-/// and writes de-identified copies with every finding replaced by its type, e.g. `[NAME]`.
+/// deid scans free text, JSONL, CSV and Parquet for the 18 HIPAA Safe Harbor identifiers and
+/// more (names, dates, phone numbers, SSNs, MRNs, addresses, …) with the bundled
+/// `safe-harbor` rule pack, and writes de-identified copies under a policy: by default the
+/// built-in `safe-harbor` policy (identifiers tagged as `[NAME]`, ZIP codes, dates and ages
+/// generalised, link ids tokenised when a key is given).
 ///
 /// Exit codes: 0 success and nothing found; 1 success and PHI found (scan); 2 usage, input
 /// or runtime error.
 #[derive(Debug, Parser)]
 #[command(name = "deid", version, propagate_version = true, max_term_width = 100)]
 #[command(
-    after_help = "Examples:\n  deid scan notes.jsonl\n  deid scan --format jsonl notes/ > findings.jsonl\n  deid redact notes.jsonl -o clean.jsonl\n  deid rules check --rules my-pack.toml"
+    after_help = "Examples:\n  deid scan notes.jsonl\n  deid scan --format jsonl notes/ > findings.jsonl\n  deid redact notes.jsonl -o clean.jsonl\n  deid keygen -o ~/.deid/key && deid redact --key-file ~/.deid/key visits.csv -o out/\n  deid policy show\n  deid rules check --rules my-pack.toml"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -32,13 +35,21 @@ pub struct Cli {
 enum Command {
     /// Report identifiers found in files, directories or stdin.
     Scan(ScanArgs),
-    /// Write copies with every identifier replaced by its type, e.g. `[NAME]`.
+    /// Write de-identified copies: every identifier replaced as the policy says.
     Redact(RedactArgs),
     /// Label the columns of tables (CSV, Parquet): which hold identifiers, of which type.
     Classify(ClassifyArgs),
     /// Check, list and benchmark rule packs.
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    /// Show policies: which action replaces each identifier type.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
+    /// Create a secret key file for the keyed actions (hash, encrypt, shift, surrogate,
+    /// token).
+    Keygen(policy::KeygenArgs),
+    /// Honest broker: turn `encrypt`ed values, or `token`s, back into the originals.
+    Decrypt(policy::DecryptArgs),
 }
 
 /// Options that choose the rules.
@@ -182,6 +193,8 @@ struct RedactArgs {
     /// overwritten.
     #[arg(short, long, value_name = "PATH")]
     output: Option<PathBuf>,
+    #[command(flatten)]
+    transform: policy::TransformArgs,
 }
 
 #[derive(Debug, Args)]
@@ -223,5 +236,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Redact(args) => pipeline::redact(&args),
         Command::Classify(args) => pipeline::classify(&args),
         Command::Rules(command) => rules::run(command),
+        Command::Policy(command) => policy::run(command),
+        Command::Keygen(args) => policy::keygen(&args),
+        Command::Decrypt(args) => policy::decrypt(&args),
     }
 }

@@ -15,18 +15,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use deid::{Engine, EntityType, Finding, Tag};
+use deid::{Engine, EntityType, Finding};
 use deid_formats::input::{self, Content, Format, Source};
 use deid_formats::jsonl::{self, FieldSelection};
 use deid_formats::output::AtomicFile;
 use deid_formats::sink::{
     FindingRecord, FindingSink, RuleDescription, SinkFormat, round_confidence,
 };
+use deid_transform::Redactor;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
 use super::{ClassifyArgs, InputArgs, InputFormat, OutputFormat, RedactArgs, ScanArgs};
 
+mod report;
 mod tables;
 
 use tables::{Pins, Table, TableRun};
@@ -39,10 +41,10 @@ const BATCH_BYTES_PER_THREAD: usize = 4 << 20;
 const PROGRESS_DELAY: Duration = Duration::from_secs(1);
 
 /// What a run does with each item.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
+#[derive(Clone, Copy)]
+enum Mode<'a> {
     Scan { show_values: bool },
-    Redact,
+    Redact(&'a Redactor),
 }
 
 /// One opened input.
@@ -83,14 +85,18 @@ struct ItemResult {
     error: Option<String>,
 }
 
-/// Totals of a run, for the summary line and the exit code.
+/// Totals of a run, for the summary line, the report and the exit code.
 #[derive(Default)]
 struct Totals {
     files: u64,
     bytes: u64,
+    /// Table rows read.
+    rows: u64,
     findings: u64,
     errors: u64,
     by_type: BTreeMap<EntityType, u64>,
+    /// Redact: what happened to each table column.
+    columns: Vec<report::ColumnOutcome>,
 }
 
 pub(super) fn scan(
@@ -154,9 +160,25 @@ pub(super) fn redact(args: &RedactArgs) -> anyhow::Result<std::process::ExitCode
         .build()
         .context("cannot load the rules")?;
     let mut outputs = Outputs::plan(&args.input.inputs, args.output.as_deref())?;
+    let redactor = super::policy::redactor(&args.transform, args.input.quiet)?;
     let mut sink = FindingSink::new(SinkFormat::Summary, io::sink(), Vec::new());
-    let totals = run(&engine, &args.input, Mode::Redact, &mut sink, &mut outputs)?;
+    let totals = run(
+        &engine,
+        &args.input,
+        Mode::Redact(&redactor),
+        &mut sink,
+        &mut outputs,
+    )?;
+    redactor.finish().context(
+        "cannot save the new tokens; the outputs of this run hold tokens that are not stored",
+    )?;
     report(&args.input, &totals, "redacted");
+    if !args.input.quiet {
+        eprintln!("{}", report::action_line(&redactor));
+    }
+    if let Some(path) = &args.transform.report {
+        report::write(path, &engine, &redactor, &totals)?;
+    }
     Ok(exit_code(&totals, false))
 }
 
@@ -440,7 +462,7 @@ enum Writer {
 fn run<W: Write>(
     engine: &Engine,
     args: &InputArgs,
-    mode: Mode,
+    mode: Mode<'_>,
     sink: &mut FindingSink<W>,
     outputs: &mut Outputs,
 ) -> anyhow::Result<Totals> {
@@ -565,7 +587,7 @@ fn open<W: Write>(
     emitter.opened += 1;
     let writer = match emitter.mode {
         Mode::Scan { .. } => Writer::Discard,
-        Mode::Redact => match outputs.path_for(source)? {
+        Mode::Redact(_) => match outputs.path_for(source)? {
             Some(path) => Writer::File(
                 AtomicFile::create(&path)
                     .with_context(|| format!("{}: cannot create output", path.display()))?,
@@ -613,7 +635,7 @@ fn run_batch<W: Write>(
     pool: &rayon::ThreadPool,
     engine: &Engine,
     selection: &FieldSelection,
-    mode: Mode,
+    mode: Mode<'_>,
     batch: &mut Vec<Item>,
     emitter: &mut Emitter<'_, W>,
 ) -> anyhow::Result<()> {
@@ -633,7 +655,7 @@ fn run_batch<W: Write>(
 }
 
 /// Scans (and for redact, rewrites) one item.
-fn process(engine: &Engine, selection: &FieldSelection, mode: Mode, item: &Item) -> ItemResult {
+fn process(engine: &Engine, selection: &FieldSelection, mode: Mode<'_>, item: &Item) -> ItemResult {
     let bytes = &item.file.content[item.range.clone()];
     let mut result = ItemResult::default();
     let show_values = matches!(mode, Mode::Scan { show_values: true });
@@ -643,7 +665,7 @@ fn process(engine: &Engine, selection: &FieldSelection, mode: Mode, item: &Item)
             Format::Jsonl => {
                 for (number, line) in (item.first_line..).zip(jsonl::lines(bytes)) {
                     if jsonl::is_blank(line) {
-                        if mode == Mode::Redact {
+                        if let Mode::Redact(_) = mode {
                             result.redacted.extend_from_slice(line);
                             result.redacted.push(b'\n');
                         }
@@ -661,6 +683,22 @@ fn process(engine: &Engine, selection: &FieldSelection, mode: Mode, item: &Item)
                         result.docs.push(id);
                         result.docs.len() - 1
                     });
+                    // Whose dates move together: the policy's subject field, else the
+                    // record.
+                    let subject = match mode {
+                        Mode::Redact(redactor) => redactor
+                            .policy()
+                            .shift()
+                            .subject
+                            .as_deref()
+                            .and_then(|field| jsonl::scalar_field(&record, field)),
+                        Mode::Scan { .. } => None,
+                    }
+                    .map(String::into_bytes);
+                    let fallback_subject = match doc {
+                        Some(i) => format!("{}#{}", item.file.name, result.docs[i]),
+                        None => format!("{}:{number}", item.file.name),
+                    };
                     let mut replacements: Vec<(String, String)> = Vec::new();
                     jsonl::for_each_text_field(&record, selection, &mut |path, text| {
                         engine.scan_bytes_into(text.as_bytes(), scratch, &mut findings);
@@ -679,16 +717,22 @@ fn process(engine: &Engine, selection: &FieldSelection, mode: Mode, item: &Item)
                                 value,
                             });
                         }
-                        if mode == Mode::Redact {
+                        if let Mode::Redact(redactor) = mode {
+                            let subject = subject.as_deref().unwrap_or(fallback_subject.as_bytes());
                             let mut out = Vec::with_capacity(text.len());
-                            deid_transform::apply_into(text.as_bytes(), &findings, &Tag, &mut out);
+                            deid_transform::apply_into(
+                                text.as_bytes(),
+                                &findings,
+                                &redactor.for_subject(subject),
+                                &mut out,
+                            );
                             let out = String::from_utf8(out).unwrap_or_else(|e| {
                                 String::from_utf8_lossy(e.as_bytes()).into_owned()
                             });
                             replacements.push((path.to_owned(), out));
                         }
                     });
-                    if mode == Mode::Redact {
+                    if let Mode::Redact(_) = mode {
                         // Only the rewritten strings change; every other byte is kept.
                         jsonl::splice_strings(line, &replacements, &mut result.redacted);
                         result.redacted.push(b'\n');
@@ -711,8 +755,10 @@ fn process(engine: &Engine, selection: &FieldSelection, mode: Mode, item: &Item)
                         value,
                     });
                 }
-                if mode == Mode::Redact {
-                    deid_transform::apply_into(bytes, &findings, &Tag, &mut result.redacted);
+                if let Mode::Redact(redactor) = mode {
+                    // A text file is one document: its dates move together.
+                    let subject = redactor.for_subject(item.file.name.as_bytes());
+                    deid_transform::apply_into(bytes, &findings, &subject, &mut result.redacted);
                 }
             }
         }
@@ -727,7 +773,7 @@ struct Emitter<'a, W: Write> {
     /// Output per open file id, and whether the file failed.
     writers: &'a mut BTreeMap<usize, (Writer, bool)>,
     totals: &'a mut Totals,
-    mode: Mode,
+    mode: Mode<'a>,
     progress: &'a Progress,
     /// Files opened so far.
     opened: usize,

@@ -97,7 +97,12 @@ pub fn is_blank(line: &[u8]) -> bool {
 
 /// The document id of a record: the id field's string or number, if present.
 pub fn document_id(record: &Map<String, Value>, selection: &FieldSelection) -> Option<String> {
-    match record.get(&selection.id_field)? {
+    scalar_field(record, &selection.id_field)
+}
+
+/// A top-level field's string or number, as text.
+pub fn scalar_field(record: &Map<String, Value>, name: &str) -> Option<String> {
+    match record.get(name)? {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,

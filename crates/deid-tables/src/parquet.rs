@@ -308,9 +308,36 @@ impl ParquetTable {
             .zip(schema.fields())
             .map(|(node, field)| plan(node, field, rewriter, &self.columns, &mut type_changes))
             .unzip();
+        // Dropped columns leave the schema; only whole top-level columns can go.
+        let kept: Vec<bool> = self
+            .nodes
+            .iter()
+            .map(|node| !matches!(node, Node::Leaf(c) if rewriter.drops(*c)))
+            .collect();
+        let top_level = |column: usize| {
+            self.nodes
+                .iter()
+                .any(|node| matches!(node, Node::Leaf(c) if *c == column))
+        };
+        if let Some(nested) = (0..self.columns.len()).find(|&c| rewriter.drops(c) && !top_level(c))
+        {
+            return Err(TableError::file(
+                &self.name,
+                format!(
+                    "column {:?} is nested: only top-level columns can be dropped",
+                    self.columns[nested].name
+                ),
+            ));
+        }
         let mut metadata = schema.metadata().clone();
         metadata.remove(ARROW_SCHEMA_META_KEY);
-        let out_schema = Arc::new(Schema::new_with_metadata(fields.clone(), metadata));
+        let out_fields: Vec<FieldRef> = fields
+            .iter()
+            .zip(&kept)
+            .filter(|(_, kept)| **kept)
+            .map(|(field, _)| Arc::clone(field))
+            .collect();
+        let out_schema = Arc::new(Schema::new_with_metadata(out_fields, metadata));
 
         // The file's own key-value metadata (pandas', Spark's…) is kept; the writer encodes
         // the new Arrow schema itself.
@@ -350,7 +377,7 @@ impl ParquetTable {
             let encoded: Vec<_> = parts
                 .clone()
                 .into_par_iter()
-                .map(|part| self.encode_part(part, &plans, &fields, &factory, rewriter))
+                .map(|part| self.encode_part(part, &plans, &fields, &kept, &factory, rewriter))
                 .collect();
             for (part, encoded) in parts.zip(encoded) {
                 let encoded = encoded?;
@@ -380,6 +407,7 @@ impl ParquetTable {
         part: usize,
         plans: &[Plan],
         fields: &[FieldRef],
+        kept: &[bool],
         factory: &ArrowRowGroupWriterFactory,
         rewriter: &dyn CellRewriter,
     ) -> Result<EncodedPart, TableError> {
@@ -389,12 +417,28 @@ impl ParquetTable {
             rewriter,
             columns: &self.columns,
             changed: 0,
+            subjects: Vec::new(),
         };
+        // The subject column, when it is a top-level leaf: its array in each batch.
+        let subject_field = rewriter.subject_column().and_then(|subject| {
+            self.nodes
+                .iter()
+                .position(|node| matches!(node, Node::Leaf(c) if *c == subject))
+        });
         let mut rows = 0u64;
         for batch in self.part_reader(part, None)? {
             let batch = batch.map_err(|e| error(&e))?;
+            rewrite.subjects.clear();
+            if let Some(field) = subject_field {
+                for_each_value(batch.column(field).as_ref(), &mut |_, value| {
+                    rewrite
+                        .subjects
+                        .push(value.filter(|v| !v.is_empty()).map(<[u8]>::to_vec));
+                });
+            }
             let mut leaf_writers = writers.iter_mut();
-            for ((plan, field), array) in plans.iter().zip(fields).zip(batch.columns()) {
+            let columns = plans.iter().zip(fields).zip(kept).zip(batch.columns());
+            for (((plan, field), _), array) in columns.filter(|(((_, _), kept), _)| **kept) {
                 let array = rewrite
                     .array(plan, array, Rows::Direct(0))
                     .map_err(|e| error(&e))?;
@@ -936,6 +980,8 @@ struct Rewrite<'a> {
     rewriter: &'a dyn CellRewriter,
     columns: &'a [ColumnInfo],
     changed: u64,
+    /// The subject of each row of the current batch (empty without a subject column).
+    subjects: Vec<Option<Vec<u8>>>,
 }
 
 impl Rewrite<'_> {
@@ -984,17 +1030,18 @@ impl Rewrite<'_> {
             if failed.is_some() {
                 return;
             }
-            let value = match value {
-                Some(value) if rows.get(i).is_some() => {
+            let value = match (value, rows.get(i)) {
+                (Some(value), Some(row)) if !value.is_empty() => {
+                    let subject = self.subjects.get(row as usize).and_then(Option::as_deref);
                     new.clear();
-                    if rewriter.rewrite(column, value, &mut new) {
+                    if rewriter.rewrite(column, value, subject, &mut new) {
                         changed += 1;
                         Some(new.as_slice())
                     } else {
                         Some(value)
                     }
                 }
-                other => other,
+                (value, _) => value,
             };
             if let Err(e) = out.append(value) {
                 failed = Some(e);
@@ -1846,6 +1893,7 @@ mod tests {
             rewriter: &Shout(vec![1]),
             columns: &columns,
             changed: 0,
+            subjects: Vec::new(),
         };
         let list: ArrayRef = Arc::new(list);
         let out = rewrite
@@ -2005,7 +2053,7 @@ mod tests {
             self.0.contains(&column)
         }
 
-        fn rewrite(&self, _column: usize, value: &[u8], out: &mut Vec<u8>) -> bool {
+        fn rewrite(&self, _: usize, value: &[u8], _: Option<&[u8]>, out: &mut Vec<u8>) -> bool {
             if value.is_empty() || value.ends_with(b"3") {
                 return false;
             }
@@ -2030,6 +2078,72 @@ mod tests {
     fn strings(array: &ArrayRef) -> Vec<Option<String>> {
         let array = array.as_string::<i32>();
         array.iter().map(|v| v.map(String::from)).collect()
+    }
+
+    /// Drops `city`, writes each `name` as its row's `id` (the subject column).
+    struct DropCityNameIsSubject {
+        city: usize,
+        name: usize,
+        id: usize,
+    }
+
+    impl CellRewriter for DropCityNameIsSubject {
+        fn touches(&self, column: usize) -> bool {
+            column == self.name
+        }
+
+        fn drops(&self, column: usize) -> bool {
+            column == self.city
+        }
+
+        fn subject_column(&self) -> Option<usize> {
+            Some(self.id)
+        }
+
+        fn rewrite(&self, _: usize, _: &[u8], subject: Option<&[u8]>, out: &mut Vec<u8>) -> bool {
+            out.extend_from_slice(subject.unwrap_or(b"none"));
+            true
+        }
+    }
+
+    #[test]
+    fn rewrite_drops_top_level_columns_and_passes_each_rows_subject() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let table = ParquetTable::open(&fixture(dir.path(), 3)).expect("open");
+        let rewriter = DropCityNameIsSubject {
+            city: column(&table, "city"),
+            name: column(&table, "name"),
+            id: column(&table, "id"),
+        };
+        let mut out = Vec::new();
+        table.rewrite(&rewriter, &mut out).expect("rewrite");
+        let (_, after) = read_back(out);
+        assert!(after.column_by_name("city").is_none());
+        assert_eq!(after.num_columns(), fixture_batch().num_columns() - 1);
+        let names = rendered(after.column_by_name("name").expect("name"));
+        let expected: Vec<Option<String>> = NAMES
+            .iter()
+            .zip(101..)
+            .map(|(name, id)| name.filter(|n| !n.is_empty()).map(|_| id.to_string()))
+            .collect();
+        // Empty cells are never rewritten, so they stay empty.
+        let names: Vec<Option<String>> = names
+            .into_iter()
+            .map(|n| n.filter(|n| !n.is_empty()))
+            .collect();
+        assert_eq!(names, expected);
+
+        let nested = DropCityNameIsSubject {
+            city: column(&table, "contact.phone"),
+            ..rewriter
+        };
+        let error = table
+            .rewrite(&nested, &mut Vec::new())
+            .expect_err("nested drop");
+        assert!(
+            error.to_string().contains("only top-level columns"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -2169,7 +2283,7 @@ mod tests {
             fn touches(&self, column: usize) -> bool {
                 column == 0
             }
-            fn rewrite(&self, _: usize, _: &[u8], out: &mut Vec<u8>) -> bool {
+            fn rewrite(&self, _: usize, _: &[u8], _: Option<&[u8]>, out: &mut Vec<u8>) -> bool {
                 out.push(0xff);
                 true
             }

@@ -82,9 +82,30 @@ pub trait CellRewriter: Sync {
     /// Whether cells of `column` may change; other columns are copied untouched.
     fn touches(&self, column: usize) -> bool;
 
+    /// Whether `column` is left out of the output altogether. Parquet drops top-level
+    /// columns only.
+    fn drops(&self, column: usize) -> bool {
+        let _ = column;
+        false
+    }
+
+    /// The column whose cell names the row's subject (whose dates move together); its
+    /// value reaches [`CellRewriter::rewrite`] as `subject`. Parquet finds it among the
+    /// top-level columns only.
+    fn subject_column(&self) -> Option<usize> {
+        None
+    }
+
     /// Writes the new value of one non-empty cell to `out` (which is empty on entry) and
-    /// returns `true`, or returns `false` to keep the cell as it is.
-    fn rewrite(&self, column: usize, value: &[u8], out: &mut Vec<u8>) -> bool;
+    /// returns `true`, or returns `false` to keep the cell as it is. `subject` is the row's
+    /// cell in [`CellRewriter::subject_column`], when there is one and it is not empty.
+    fn rewrite(
+        &self,
+        column: usize,
+        value: &[u8],
+        subject: Option<&[u8]>,
+        out: &mut Vec<u8>,
+    ) -> bool;
 }
 
 /// An error reading or writing a table; it names the file and, where known, the place.

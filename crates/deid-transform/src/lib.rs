@@ -4,6 +4,12 @@
 //! replacements into the text. The matcher knows nothing of this crate: policies (which
 //! transform for which entity type) plug in here without touching detection.
 //!
+//! A [`Policy`] maps entity types and table columns to an [`Action`]; a [`Redactor`] binds
+//! it to a [`Key`] and applies it (its [`Redactor::for_subject`] is a [`Transform`]). The
+//! actions live in their own modules: [`mask`], [`pseudonym`] (`hash`), [`fpe`]
+//! (`encrypt`), [`dates`] (`shift`, and dates under `generalize`), [`generalize`] (ZIP and
+//! age), [`surrogate`], [`token`].
+//!
 //! ```
 //! use deid_core::{EntityType, Finding};
 //! use deid_transform::{Tag, apply_into};
@@ -25,9 +31,15 @@ pub mod fpe;
 pub mod generalize;
 pub mod key;
 pub mod mask;
+pub mod policy;
 pub mod pseudonym;
+mod redactor;
 pub mod surrogate;
 pub mod token;
+
+pub use key::{Key, Purpose};
+pub use policy::{Action, Policy, PolicyError, ShiftSettings};
+pub use redactor::{Redactor, RedactorError, SubjectTransform, Tally, TallyEntry};
 
 /// What replaces a finding.
 pub trait Transform: Send + Sync {

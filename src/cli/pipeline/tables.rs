@@ -8,17 +8,20 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context as _, bail};
-use deid::{Engine, Finding, Tag};
+use deid::{Engine, EntityType, Finding};
 use deid_formats::input::{Content, Format, Source};
 use deid_formats::sink::{FindingRecord, round_confidence};
 use deid_tables::classify::{self, ColumnClass, Label, SAMPLE_SIZE};
 use deid_tables::csv::{CsvLayout, CsvOptions, PartReport};
 use deid_tables::parquet::ParquetTable;
 use deid_tables::{CellRewriter, ColumnInfo, ColumnSample};
+use deid_transform::{Action, Policy, Redactor};
 use rayon::prelude::*;
 
+use super::report::ColumnOutcome;
 use super::{Emitter, Mode, Writer};
 use crate::cli::InputArgs;
 
@@ -248,7 +251,7 @@ impl TableRun<'_> {
         }
         let result = match emitter.mode {
             Mode::Scan { show_values } => self.scan(table, name, &classes, show_values, emitter),
-            Mode::Redact => self.redact(table, name, id, &labels, emitter),
+            Mode::Redact(redactor) => self.redact(table, name, id, &labels, redactor, emitter),
         };
         if let Err(error) = result {
             eprintln!("{error:#}");
@@ -439,38 +442,112 @@ fn report_issues(name: &str, report: &PartReport, args: &InputArgs) -> anyhow::R
     Ok(())
 }
 
-/// Replaces labelled cells with their type and tags identifiers in free-text cells.
+/// What `redact` does to one column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ColumnPlan {
+    /// Copied as it is.
+    Keep,
+    /// Every cell replaced by `action`, as a value of `entity`.
+    Whole { entity: EntityType, action: Action },
+    /// Every cell scanned; findings replaced as the policy says for their types.
+    Scan,
+    /// Left out of the output.
+    Drop,
+}
+
+impl ColumnPlan {
+    /// A column's plan: the policy's column action if it names the column, else the
+    /// action for the column's label.
+    fn new(policy: &Policy, file: &str, column: &str, label: Label) -> ColumnPlan {
+        let labelled = match label {
+            Label::Entity(entity) => Some(entity),
+            _ => None,
+        };
+        match policy.column_action(&stem(file), column) {
+            Some(Action::Keep) => ColumnPlan::Keep,
+            Some(Action::Drop) => ColumnPlan::Drop,
+            Some(action) => ColumnPlan::Whole {
+                // A column the classifier could not type is an identifier of its own kind.
+                entity: labelled.unwrap_or(EntityType::OtherId),
+                action,
+            },
+            None => match label {
+                Label::Entity(entity) => match policy.action(entity) {
+                    Action::Keep => ColumnPlan::Keep,
+                    action => ColumnPlan::Whole { entity, action },
+                },
+                Label::FreeText => ColumnPlan::Scan,
+                Label::None => ColumnPlan::Keep,
+            },
+        }
+    }
+
+    fn describe(self) -> String {
+        match self {
+            ColumnPlan::Keep => "keep".into(),
+            ColumnPlan::Whole { action, .. } => action.as_str().into(),
+            ColumnPlan::Scan => "scan".into(),
+            ColumnPlan::Drop => "drop".into(),
+        }
+    }
+}
+
+/// Rewrites a table's cells as the policy says, counting changed cells per column.
 struct ColumnRewriter<'a> {
     engine: &'a Engine,
-    labels: &'a [Label],
+    redactor: &'a Redactor,
+    plans: Vec<ColumnPlan>,
+    /// The column naming each row's subject (the policy's `shift.subject`).
+    subject: Option<usize>,
+    /// The subject of rows without one: the file.
+    file: &'a [u8],
+    changed: Vec<AtomicU64>,
 }
 
 impl CellRewriter for ColumnRewriter<'_> {
     fn touches(&self, column: usize) -> bool {
         matches!(
-            self.labels.get(column),
-            Some(Label::Entity(_) | Label::FreeText)
+            self.plans.get(column),
+            Some(ColumnPlan::Whole { .. } | ColumnPlan::Scan)
         )
     }
 
-    fn rewrite(&self, column: usize, value: &[u8], out: &mut Vec<u8>) -> bool {
-        match self.labels.get(column) {
-            Some(Label::Entity(entity)) => {
-                out.push(b'[');
-                out.extend_from_slice(entity.as_str().as_bytes());
-                out.push(b']');
+    fn drops(&self, column: usize) -> bool {
+        self.plans.get(column) == Some(&ColumnPlan::Drop)
+    }
+
+    fn subject_column(&self) -> Option<usize> {
+        self.subject
+    }
+
+    fn rewrite(
+        &self,
+        column: usize,
+        value: &[u8],
+        subject: Option<&[u8]>,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let subject = subject.unwrap_or(self.file);
+        let changed = match self.plans.get(column) {
+            Some(&ColumnPlan::Whole { entity, action }) => {
+                self.redactor
+                    .replace_into(entity, action, value, subject, out);
                 true
             }
-            Some(Label::FreeText) => {
+            Some(ColumnPlan::Scan) => {
                 let findings = self.engine.scan_bytes(value);
-                if findings.is_empty() {
-                    return false;
+                if !findings.is_empty() {
+                    let transform = self.redactor.for_subject(subject);
+                    deid_transform::apply_into(value, &findings, &transform, out);
                 }
-                deid_transform::apply_into(value, &findings, &Tag, out);
-                true
+                !findings.is_empty()
             }
             _ => false,
+        };
+        if changed {
+            self.changed[column].fetch_add(1, Ordering::Relaxed);
         }
+        changed
     }
 }
 
@@ -481,12 +558,32 @@ impl TableRun<'_> {
         name: &str,
         id: usize,
         labels: &[Label],
+        redactor: &Redactor,
         emitter: &mut Emitter<'_, W>,
     ) -> anyhow::Result<()> {
         let TableRun {
             pool, engine, args, ..
         } = *self;
-        let rewriter = ColumnRewriter { engine, labels };
+        let policy = redactor.policy();
+        let columns: Vec<String> = (0..labels.len()).map(|i| table.column_name(i)).collect();
+        let plans: Vec<ColumnPlan> = columns
+            .iter()
+            .zip(labels)
+            .map(|(column, label)| ColumnPlan::new(policy, name, column, *label))
+            .collect();
+        let subject = policy
+            .shift()
+            .subject
+            .as_deref()
+            .and_then(|subject| columns.iter().position(|c| c.eq_ignore_ascii_case(subject)));
+        let rewriter = ColumnRewriter {
+            engine,
+            redactor,
+            plans,
+            subject,
+            file: name.as_bytes(),
+            changed: (0..labels.len()).map(|_| AtomicU64::new(0)).collect(),
+        };
         let Some((writer, _)) = emitter.writers.remove(&id) else {
             return Ok(());
         };
@@ -499,7 +596,7 @@ impl TableRun<'_> {
         match table {
             Table::Csv { layout, content } => {
                 let mut header = Vec::new();
-                layout.write_header(content, &mut header);
+                layout.write_header(content, &rewriter, &mut header);
                 file.write_all(&header)?;
                 let window = pool.current_num_threads() * PARTS_PER_THREAD;
                 for chunk in layout.parts.chunks(window) {
@@ -540,6 +637,27 @@ impl TableRun<'_> {
         let target = file.target().to_owned();
         file.commit()
             .with_context(|| format!("{}: cannot write output", target.display()))?;
+        emitter.totals.rows += match table {
+            Table::Csv { layout, .. } => layout.rows(),
+            Table::Parquet(parquet) => parquet.rows(),
+        };
+        for ((column, label), (plan, changed)) in columns
+            .into_iter()
+            .zip(labels)
+            .zip(rewriter.plans.iter().zip(&rewriter.changed))
+        {
+            emitter.totals.columns.push(ColumnOutcome {
+                file: name.to_owned(),
+                column,
+                label: match label {
+                    Label::Entity(entity) => Some(entity.as_str().to_owned()),
+                    Label::FreeText => Some("FREE_TEXT".to_owned()),
+                    Label::None => None,
+                },
+                action: plan.describe(),
+                cells: changed.load(Ordering::Relaxed),
+            });
+        }
         Ok(())
     }
 }

@@ -287,15 +287,24 @@ impl CsvLayout {
     ) -> (PartReport, u64) {
         let mut cell = Vec::new();
         let mut changed = 0;
+        let subject_column = rewriter.subject_column();
         let report = self.for_each_record(bytes, part, |_, record| {
+            let subject = subject_column
+                .and_then(|c| record.fields().nth(c))
+                .filter(|s| !s.is_empty());
+            let mut written = 0;
             for (column, value) in record.fields().enumerate() {
-                if column > 0 {
+                if rewriter.drops(column) {
+                    continue;
+                }
+                if written > 0 {
                     out.push(self.delimiter);
                 }
+                written += 1;
                 cell.clear();
                 if !value.is_empty()
                     && rewriter.touches(column)
-                    && rewriter.rewrite(column, value, &mut cell)
+                    && rewriter.rewrite(column, value, subject, &mut cell)
                 {
                     changed += 1;
                     write_field(&cell, self.delimiter, out);
@@ -308,8 +317,9 @@ impl CsvLayout {
         (report, changed)
     }
 
-    /// The header as the rewritten file starts: BOM and header record re-serialised.
-    pub fn write_header(&self, bytes: &[u8], out: &mut Vec<u8>) {
+    /// The header as the rewritten file starts: BOM and header record re-serialised,
+    /// without the columns `rewriter` drops.
+    pub fn write_header(&self, bytes: &[u8], rewriter: &dyn CellRewriter, out: &mut Vec<u8>) {
         if self.bom {
             out.extend_from_slice(BOM);
         }
@@ -318,7 +328,11 @@ impl CsvLayout {
         }
         let mut record = Record::default();
         record.read(self.delimiter, &bytes[self.header.clone()], true);
-        for (i, name) in record.fields().enumerate() {
+        let kept = record
+            .fields()
+            .enumerate()
+            .filter(|(column, _)| !rewriter.drops(*column));
+        for (i, (_, name)) in kept.enumerate() {
             if i > 0 {
                 out.push(self.delimiter);
             }
@@ -672,7 +686,7 @@ mod tests {
             column == 1
         }
 
-        fn rewrite(&self, _: usize, value: &[u8], out: &mut Vec<u8>) -> bool {
+        fn rewrite(&self, _: usize, value: &[u8], _: Option<&[u8]>, out: &mut Vec<u8>) -> bool {
             out.extend(value.iter().map(u8::to_ascii_uppercase));
             true
         }
@@ -687,7 +701,7 @@ mod tests {
         };
         let layout = CsvLayout::plan("t.csv", data, options).expect("plan");
         let mut out = Vec::new();
-        layout.write_header(data, &mut out);
+        layout.write_header(data, &Upper, &mut out);
         let mut changed = 0;
         for part in &layout.parts {
             changed += layout.rewrite_part(data, part, &Upper, &mut out).1;
@@ -697,6 +711,40 @@ mod tests {
             out,
             b"\xef\xbb\xbfid;note\r\n1;\"A;B\r\nC\"\r\n2;\"X \"\r\n"
         );
+    }
+
+    /// Drops column 1 and writes column 2 as its row's subject (column 0).
+    struct DropAndSubject;
+
+    impl CellRewriter for DropAndSubject {
+        fn touches(&self, column: usize) -> bool {
+            column == 2
+        }
+
+        fn drops(&self, column: usize) -> bool {
+            column == 1
+        }
+
+        fn subject_column(&self) -> Option<usize> {
+            Some(0)
+        }
+
+        fn rewrite(&self, _: usize, _: &[u8], subject: Option<&[u8]>, out: &mut Vec<u8>) -> bool {
+            out.extend_from_slice(subject.unwrap_or(b"none"));
+            true
+        }
+    }
+
+    #[test]
+    fn dropped_columns_vanish_and_rewrites_see_their_rows_subject() {
+        let data = b"id,secret,dob\np1,x,2001-01-01\n,y,2002-02-02\np3,\"z\nz\",2003-03-03\n";
+        let layout = CsvLayout::plan("t.csv", data, small_parts(b',')).expect("plan");
+        let mut out = Vec::new();
+        layout.write_header(data, &DropAndSubject, &mut out);
+        for part in &layout.parts {
+            layout.rewrite_part(data, part, &DropAndSubject, &mut out);
+        }
+        assert_eq!(out, b"id,dob\np1,p1\n,none\np3,p3\n");
     }
 
     proptest! {

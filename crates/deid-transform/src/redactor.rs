@@ -1,0 +1,353 @@
+//! The redactor: a policy bound to its keys, applying one action per identifier.
+//!
+//! A [`Redactor`] is built once per run and shared by every worker thread. For each value
+//! it looks up the policy's action, runs it, and counts what it did in a lock-free
+//! [`Tally`] (by entity type and action) for the run's report. Keyed actions get
+//! independent subkeys of one [`Key`]; per-value randomness (which surrogate, which shift)
+//! comes from an HMAC of the value or subject, so it is the same in every file and run.
+//!
+//! An action that cannot handle a value — a date without a year to generalise, an
+//! identifier too short for format-preserving encryption, a date `shift` cannot parse —
+//! falls back to `tag`, never to keeping the value, and the tally counts the fallback.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use deid_core::{EntityType, Finding};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+use crate::fpe::FormatPreserving;
+use crate::key::{Key, Purpose};
+use crate::policy::{Action, Policy};
+use crate::pseudonym::Pseudonymizer;
+use crate::token::{TokenError, TokenStore};
+use crate::{Transform, dates, generalize, mask, surrogate};
+
+/// Why a redactor cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum RedactorError {
+    /// The policy uses a keyed action and no key was given.
+    #[error(
+        "the policy {policy:?} uses `{action}` ({at}), which needs a key: pass --key-file PATH \
+         or set DEID_KEY_FILE (create a key with `deid keygen -o PATH`)"
+    )]
+    MissingKey {
+        /// The policy's name.
+        policy: String,
+        /// The first keyed action found.
+        action: Action,
+        /// Where the policy sets it.
+        at: String,
+    },
+    /// The token store cannot be opened.
+    #[error(transparent)]
+    Tokens(#[from] TokenError),
+}
+
+/// Applies a [`Policy`]. `Send + Sync`: share one across threads.
+pub struct Redactor {
+    policy: Policy,
+    keyed: Option<Keyed>,
+    tally: Tally,
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redactor")
+            .field("policy", &self.policy.name())
+            .field("key", &self.key_fingerprint())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The keyed half of a redactor.
+struct Keyed {
+    fingerprint: String,
+    pseudonyms: Pseudonymizer,
+    fpe: FormatPreserving,
+    shift: Zeroizing<[u8; 32]>,
+    surrogate: Zeroizing<[u8; 32]>,
+    tokens: Option<TokenStore>,
+}
+
+impl Redactor {
+    /// Binds `policy` to `key`. The token store is opened at `token_store` when the policy
+    /// uses `token` (the caller picks the path, by default beside the key file).
+    ///
+    /// # Errors
+    /// When the policy uses a keyed action and `key` is `None`, or the token store cannot
+    /// be opened (written with another key, tampered with, in use by another run).
+    pub fn new(
+        policy: Policy,
+        key: Option<&Key>,
+        token_store: Option<&Path>,
+    ) -> Result<Redactor, RedactorError> {
+        let uses = policy.keyed_uses();
+        let keyed = match key {
+            None => {
+                if let Some((action, at)) = uses.into_iter().next() {
+                    return Err(RedactorError::MissingKey {
+                        policy: policy.name().to_owned(),
+                        action,
+                        at,
+                    });
+                }
+                None
+            }
+            Some(key) => {
+                let tokens = match token_store {
+                    Some(path) if uses.iter().any(|(a, _)| *a == Action::Token) => {
+                        Some(TokenStore::open(path, key)?)
+                    }
+                    _ => None,
+                };
+                Some(Keyed {
+                    fingerprint: key.fingerprint(),
+                    pseudonyms: Pseudonymizer::new(key),
+                    fpe: FormatPreserving::new(key),
+                    shift: key.derive(Purpose::Shift),
+                    surrogate: key.derive(Purpose::Surrogate),
+                    tokens,
+                })
+            }
+        };
+        Ok(Redactor {
+            policy,
+            keyed,
+            tally: Tally::default(),
+        })
+    }
+
+    /// The policy being applied.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The key's public fingerprint, when there is a key.
+    pub fn key_fingerprint(&self) -> Option<&str> {
+        self.keyed.as_ref().map(|k| k.fingerprint.as_str())
+    }
+
+    /// What the run did so far.
+    pub fn tally(&self) -> &Tally {
+        &self.tally
+    }
+
+    /// New tokens this run added to the token store.
+    pub fn tokens_added(&self) -> usize {
+        self.tokens().map_or(0, TokenStore::added)
+    }
+
+    /// Saves new tokens. Call once at the end of a run that succeeded.
+    ///
+    /// # Errors
+    /// When the store cannot be written.
+    pub fn finish(&self) -> Result<(), TokenError> {
+        match self.tokens() {
+            Some(tokens) => tokens.save(),
+            None => Ok(()),
+        }
+    }
+
+    fn tokens(&self) -> Option<&TokenStore> {
+        self.keyed.as_ref().and_then(|k| k.tokens.as_ref())
+    }
+
+    /// A [`Transform`] for the findings of one subject's text (`subject` names whose dates
+    /// move together under `shift`: a subject id, a record id, a file name).
+    pub fn for_subject<'a>(&'a self, subject: &'a [u8]) -> SubjectTransform<'a> {
+        SubjectTransform {
+            redactor: self,
+            subject,
+        }
+    }
+
+    /// Appends the replacement of `value` (a value of type `entity`) under `action`.
+    /// `Drop` writes nothing, like `Redact`: dropping a column is the table writer's job.
+    pub fn replace_into(
+        &self,
+        entity: EntityType,
+        action: Action,
+        value: &[u8],
+        subject: &[u8],
+        out: &mut Vec<u8>,
+    ) {
+        let done = match std::str::from_utf8(value) {
+            Ok(text) => self.apply(entity, action, text, subject, out),
+            Err(_) if action == Action::Keep => {
+                out.extend_from_slice(value);
+                true
+            }
+            // The other actions read text: bytes that are not UTF-8 can only be removed.
+            Err(_) => {
+                matches!(action, Action::Redact | Action::Drop | Action::Tag)
+                    && self.apply(entity, action, "", subject, out)
+            }
+        };
+        if done {
+            self.tally.count(entity, action);
+        } else {
+            self.tally.count_fallback(entity, action);
+            tag(entity, out);
+        }
+    }
+
+    /// Runs `action`; `false` when it cannot handle the value (nothing written then).
+    fn apply(
+        &self,
+        entity: EntityType,
+        action: Action,
+        value: &str,
+        subject: &[u8],
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let written: Option<String> = match action {
+            Action::Redact | Action::Drop => return true,
+            Action::Keep => Some(value.to_owned()),
+            Action::Tag => {
+                tag(entity, out);
+                return true;
+            }
+            Action::Mask => Some(mask::mask(value, self.policy.keep_last())),
+            Action::Generalize => match entity {
+                EntityType::Date => dates::year(value),
+                EntityType::Zip => generalize::zip3(value),
+                EntityType::AgeOver89 => generalize::age(value),
+                _ => None,
+            },
+            Action::Hash => self.keyed().map(|k| k.pseudonyms.token(entity, value)),
+            Action::Encrypt => self.keyed().and_then(|k| k.fpe.encrypt(entity, value).ok()),
+            Action::Token => self.tokens().map(|t| t.token(entity, value)),
+            Action::Shift => self.keyed().and_then(|k| {
+                let seed = keyed_seed(&k.shift, &[subject]);
+                let shift = self.policy.shift();
+                let days = dates::offset_days(&seed, shift.min_days, shift.max_days);
+                dates::shift(value, days)
+            }),
+            Action::Surrogate => self.keyed().map(|k| {
+                let seed = keyed_seed(
+                    &k.surrogate,
+                    &[entity.as_str().as_bytes(), &[0], value.trim().as_bytes()],
+                );
+                surrogate::surrogate(entity, value, &seed)
+            }),
+        };
+        match written {
+            Some(text) => {
+                out.extend_from_slice(text.as_bytes());
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn keyed(&self) -> Option<&Keyed> {
+        self.keyed.as_ref()
+    }
+}
+
+/// HMAC-SHA-256 of the concatenated `parts` under `key`.
+fn keyed_seed(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+fn tag(entity: EntityType, out: &mut Vec<u8>) {
+    out.push(b'[');
+    out.extend_from_slice(entity.as_str().as_bytes());
+    out.push(b']');
+}
+
+/// The [`Transform`] of one subject: see [`Redactor::for_subject`].
+#[derive(Clone, Copy)]
+pub struct SubjectTransform<'a> {
+    redactor: &'a Redactor,
+    subject: &'a [u8],
+}
+
+impl Transform for SubjectTransform<'_> {
+    fn replace_into(&self, finding: &Finding, value: &[u8], out: &mut Vec<u8>) {
+        let action = self.redactor.policy.action(finding.entity);
+        self.redactor
+            .replace_into(finding.entity, action, value, self.subject, out);
+    }
+}
+
+/// Counts of what a run did, by entity type and action; safe to update from any thread.
+#[derive(Debug)]
+pub struct Tally {
+    done: Vec<AtomicU64>,
+    fallbacks: Vec<AtomicU64>,
+}
+
+impl Default for Tally {
+    fn default() -> Tally {
+        let cells = EntityType::ALL.len() * Action::ALL.len();
+        Tally {
+            done: (0..cells).map(|_| AtomicU64::new(0)).collect(),
+            fallbacks: (0..cells).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+}
+
+/// One line of a [`Tally`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TallyEntry {
+    /// The entity type.
+    pub entity: EntityType,
+    /// The action the policy asked for.
+    pub action: Action,
+    /// Values replaced by that action.
+    pub applied: u64,
+    /// Values the action could not handle, tagged instead.
+    pub fell_back: u64,
+}
+
+impl Tally {
+    fn index(entity: EntityType, action: Action) -> usize {
+        let e = EntityType::ALL
+            .iter()
+            .position(|x| *x == entity)
+            .expect("every entity type is in ALL");
+        let a = Action::ALL
+            .iter()
+            .position(|x| *x == action)
+            .expect("every action is in ALL");
+        e * Action::ALL.len() + a
+    }
+
+    /// Counts one value replaced by `action`.
+    pub fn count(&self, entity: EntityType, action: Action) {
+        self.done[Tally::index(entity, action)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn count_fallback(&self, entity: EntityType, action: Action) {
+        self.fallbacks[Tally::index(entity, action)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The non-zero lines, by entity type then action.
+    pub fn entries(&self) -> Vec<TallyEntry> {
+        let mut entries = Vec::new();
+        for entity in EntityType::ALL {
+            for action in Action::ALL {
+                let i = Tally::index(*entity, action);
+                let applied = self.done[i].load(Ordering::Relaxed);
+                let fell_back = self.fallbacks[i].load(Ordering::Relaxed);
+                if applied + fell_back > 0 {
+                    entries.push(TallyEntry {
+                        entity: *entity,
+                        action,
+                        applied,
+                        fell_back,
+                    });
+                }
+            }
+        }
+        entries
+    }
+}
