@@ -21,6 +21,8 @@
 use std::path::Path;
 use std::sync::Mutex;
 
+use deid_formats::jsonl::{self, FieldSelection};
+
 pub use deid_core::{
     CheckReport, DEFAULT_MIN_CONFIDENCE, EntityType, Error, ErrorKind, Finding, Masked,
     MatchOptions, Matcher, Rule, RuleSet, RuleSetBuilder, RuleStats, Scratch, UnknownEntityType,
@@ -31,6 +33,7 @@ pub use deid_transform::{
 };
 
 mod stream;
+pub mod tables;
 
 pub use stream::TextStream;
 
@@ -203,6 +206,44 @@ impl Engine {
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 
+    /// `text` with every finding replaced as `redactor`'s policy says. `subject` names whose
+    /// text it is: dates of one subject move together under `shift`.
+    pub fn redact_with(&self, text: &str, redactor: &Redactor, subject: &str) -> String {
+        let mut out = Vec::with_capacity(text.len());
+        let transform = redactor.for_subject(subject.as_bytes());
+        self.redact_bytes_into(text.as_bytes(), &transform, &mut out);
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+
+    /// A JSON record with its selected string fields redacted under `redactor`, every other
+    /// field as it was. The subject is the policy's `shift.subject` field, else the record's
+    /// id (see [`record_subject`]).
+    pub fn redact_record(
+        &self,
+        record: &serde_json::Map<String, serde_json::Value>,
+        redactor: &Redactor,
+        selection: &FieldSelection,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        let subject = record_subject(record, redactor.policy(), selection).unwrap_or_default();
+        let mut replacements = Vec::new();
+        jsonl::for_each_text_field(record, selection, &mut |path, text| {
+            let redacted = self.redact_with(text, redactor, &subject);
+            if redacted != text {
+                replacements.push((path.to_owned(), redacted));
+            }
+        });
+        if replacements.is_empty() {
+            return record.clone();
+        }
+        // The record goes through its JSON text so that one splicer serves files and
+        // records alike.
+        let line = serde_json::to_vec(record).expect("a JSON map serialises");
+        let mut spliced = Vec::with_capacity(line.len());
+        jsonl::splice_strings(&line, &replacements, &mut spliced);
+        serde_json::from_slice(&spliced).expect("splicing strings keeps the JSON valid")
+    }
+
     /// Appends `text` to `out` with every finding replaced by `transform`.
     pub fn redact_bytes_into(&self, text: &[u8], transform: &dyn Transform, out: &mut Vec<u8>) {
         let findings = self.scan_bytes(text);
@@ -213,5 +254,43 @@ impl Engine {
     /// the start of the stream.
     pub fn stream(&self) -> TextStream<'_> {
         TextStream::new(self)
+    }
+}
+
+/// Whose dates a JSON record's text holds: the policy's `shift.subject` field when the
+/// record has it, else the record's id; `None` when it has neither.
+pub fn record_subject(
+    record: &serde_json::Map<String, serde_json::Value>,
+    policy: &Policy,
+    selection: &FieldSelection,
+) -> Option<String> {
+    policy
+        .shift()
+        .subject
+        .as_deref()
+        .and_then(|field| jsonl::scalar_field(record, field))
+        .or_else(|| jsonl::document_id(record, selection))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_keep_their_fields_and_redact_their_text_under_the_policy() {
+        let engine = Engine::new().unwrap();
+        let redactor = Redactor::new(Policy::safe_harbor().keyless(), None, None).unwrap();
+        let record: serde_json::Map<String, serde_json::Value> = serde_json::from_str(
+            r#"{"id": 7, "text": "SSN 536-90-4399, seen 2016-04-23.", "score": 1.5}"#,
+        )
+        .unwrap();
+        let redacted = engine.redact_record(&record, &redactor, &FieldSelection::default());
+        assert_eq!(redacted["text"], "SSN [SSN], seen 2016.");
+        assert_eq!(redacted["id"], 7);
+        assert_eq!(redacted["score"], record["score"]);
+        assert_eq!(
+            record_subject(&record, redactor.policy(), &FieldSelection::default()).as_deref(),
+            Some("7")
+        );
     }
 }

@@ -805,6 +805,81 @@ mod redact {
     use super::*;
 
     #[test]
+    fn jsonl_dates_of_one_subject_shift_together() {
+        let dir = tempfile::tempdir().unwrap();
+        // A fixed key, so that the two subjects' offsets are known to differ.
+        let key = dir.path().join("key");
+        std::fs::write(&key, format!("deid-key-v1:{}\n", "ab".repeat(32))).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let policy = dir.path().join("policy.toml");
+        std::fs::write(
+            &policy,
+            "name = 'shift'\n[entities]\nDATE = 'shift'\n\
+             [shift]\nmin_days = -400\nmax_days = 400\nsubject = 'patient'\n",
+        )
+        .unwrap();
+        let notes = dir.path().join("notes.jsonl");
+        std::fs::write(
+            &notes,
+            concat!(
+                r#"{"id":"a","patient":"p1","text":"Admitted on 2021-03-14, discharged on 2021-03-20."}"#,
+                "\n",
+                r#"{"id":"b","patient":"p1","text":"Seen again on 2021-04-01."}"#,
+                "\n",
+                r#"{"id":"c","patient":"p2","text":"Admitted on 2021-03-14."}"#,
+                "\n",
+            ),
+        )
+        .unwrap();
+        let out = dir.path().join("out.jsonl");
+        let run = deid([
+            os("redact"),
+            os("-q"),
+            os("--field"),
+            os("text"),
+            os("--policy"),
+            policy.as_os_str(),
+            os("--key-file"),
+            key.as_os_str(),
+            notes.as_os_str(),
+            os("-o"),
+            out.as_os_str(),
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let dates: Vec<Vec<chrono::NaiveDate>> = std::fs::read_to_string(&out)
+            .unwrap()
+            .lines()
+            .map(|line| {
+                let text = record(line)["text"].as_str().unwrap().to_owned();
+                text.split([' ', ',', '.'])
+                    .filter_map(|w| chrono::NaiveDate::parse_from_str(w, "%Y-%m-%d").ok())
+                    .collect()
+            })
+            .collect();
+        let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let offset =
+            |shifted: chrono::NaiveDate, original: &str| (shifted - day(original)).num_days();
+        let p1 = offset(dates[0][0], "2021-03-14");
+        assert_ne!(p1, 0);
+        assert_eq!(
+            offset(dates[0][1], "2021-03-20"),
+            p1,
+            "one record's dates move together"
+        );
+        assert_eq!(
+            offset(dates[1][0], "2021-04-01"),
+            p1,
+            "one subject's records move together"
+        );
+        assert_ne!(
+            offset(dates[2][0], "2021-03-14"),
+            p1,
+            "another subject moves otherwise"
+        );
+    }
+
+    #[test]
     fn jsonl_keeps_every_record_field_order_and_number_and_tags_text() {
         let sb = Sandbox::new();
         let input = concat!(

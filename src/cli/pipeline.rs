@@ -684,21 +684,14 @@ fn process(engine: &Engine, selection: &FieldSelection, mode: Mode<'_>, item: &I
                         result.docs.len() - 1
                     });
                     // Whose dates move together: the policy's subject field, else the
-                    // record.
+                    // record's id, else the record's line.
                     let subject = match mode {
-                        Mode::Redact(redactor) => redactor
-                            .policy()
-                            .shift()
-                            .subject
-                            .as_deref()
-                            .and_then(|field| jsonl::scalar_field(&record, field)),
+                        Mode::Redact(redactor) => {
+                            deid::record_subject(&record, redactor.policy(), selection)
+                        }
                         Mode::Scan { .. } => None,
                     }
-                    .map(String::into_bytes);
-                    let fallback_subject = match doc {
-                        Some(i) => format!("{}#{}", item.file.name, result.docs[i]),
-                        None => format!("{}:{number}", item.file.name),
-                    };
+                    .unwrap_or_else(|| format!("{}:{number}", item.file.name));
                     let mut replacements: Vec<(String, String)> = Vec::new();
                     jsonl::for_each_text_field(&record, selection, &mut |path, text| {
                         engine.scan_bytes_into(text.as_bytes(), scratch, &mut findings);
@@ -718,7 +711,7 @@ fn process(engine: &Engine, selection: &FieldSelection, mode: Mode<'_>, item: &I
                             });
                         }
                         if let Mode::Redact(redactor) = mode {
-                            let subject = subject.as_deref().unwrap_or(fallback_subject.as_bytes());
+                            let subject = subject.as_bytes();
                             let mut out = Vec::with_capacity(text.len());
                             deid_transform::apply_into(
                                 text.as_bytes(),

@@ -1064,6 +1064,37 @@ impl Rewrite<'_> {
     }
 }
 
+/// Rewrites one Arrow array as [`ParquetTable::rewrite`] rewrites a leaf column: every
+/// non-empty value goes through `rewriter` as a cell of column `column` (with no subject),
+/// nulls stay null, and a typed array becomes a string array under the type-change rule.
+/// For library callers that hold Arrow data rather than a file.
+///
+/// # Errors
+/// When the array's type has no text form, or a rewritten string value is not UTF-8.
+pub fn rewrite_array(
+    array: &ArrayRef,
+    column: usize,
+    rewriter: &dyn CellRewriter,
+) -> Result<ArrayRef, String> {
+    let Some(target) = rewrite_target(array.data_type()) else {
+        return Err(format!("{} has no text form", array.data_type()));
+    };
+    // Errors name the column by its position.
+    let columns: Vec<ColumnInfo> = (0..=column)
+        .map(|i| ColumnInfo {
+            name: format!("#{i}"),
+            kind: ColumnKind::Text,
+        })
+        .collect();
+    let mut rewrite = Rewrite {
+        rewriter,
+        columns: &columns,
+        changed: 0,
+        subjects: Vec::new(),
+    };
+    rewrite.leaf(column, &target, array, Rows::Direct(0))
+}
+
 /// Rebuilds a list-like array around new items, keeping its offsets and nulls.
 fn rebuild_list(
     array: &dyn Array,

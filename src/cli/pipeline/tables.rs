@@ -8,17 +8,16 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context as _, bail};
-use deid::{Engine, EntityType, Finding};
+use deid::tables::PolicyRewriter;
+use deid::{Engine, Finding, Redactor};
 use deid_formats::input::{Content, Format, Source};
 use deid_formats::sink::{FindingRecord, round_confidence};
 use deid_tables::classify::{self, ColumnClass, Label, SAMPLE_SIZE};
 use deid_tables::csv::{CsvLayout, CsvOptions, PartReport};
 use deid_tables::parquet::ParquetTable;
-use deid_tables::{CellRewriter, ColumnInfo, ColumnSample};
-use deid_transform::{Action, Policy, Redactor};
+use deid_tables::{ColumnInfo, ColumnSample};
 use rayon::prelude::*;
 
 use super::report::ColumnOutcome;
@@ -442,115 +441,6 @@ fn report_issues(name: &str, report: &PartReport, args: &InputArgs) -> anyhow::R
     Ok(())
 }
 
-/// What `redact` does to one column.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ColumnPlan {
-    /// Copied as it is.
-    Keep,
-    /// Every cell replaced by `action`, as a value of `entity`.
-    Whole { entity: EntityType, action: Action },
-    /// Every cell scanned; findings replaced as the policy says for their types.
-    Scan,
-    /// Left out of the output.
-    Drop,
-}
-
-impl ColumnPlan {
-    /// A column's plan: the policy's column action if it names the column, else the
-    /// action for the column's label.
-    fn new(policy: &Policy, file: &str, column: &str, label: Label) -> ColumnPlan {
-        let labelled = match label {
-            Label::Entity(entity) => Some(entity),
-            _ => None,
-        };
-        match policy.column_action(&stem(file), column) {
-            Some(Action::Keep) => ColumnPlan::Keep,
-            Some(Action::Drop) => ColumnPlan::Drop,
-            Some(action) => ColumnPlan::Whole {
-                // A column the classifier could not type is an identifier of its own kind.
-                entity: labelled.unwrap_or(EntityType::OtherId),
-                action,
-            },
-            None => match label {
-                Label::Entity(entity) => match policy.action(entity) {
-                    Action::Keep => ColumnPlan::Keep,
-                    action => ColumnPlan::Whole { entity, action },
-                },
-                Label::FreeText => ColumnPlan::Scan,
-                Label::None => ColumnPlan::Keep,
-            },
-        }
-    }
-
-    fn describe(self) -> String {
-        match self {
-            ColumnPlan::Keep => "keep".into(),
-            ColumnPlan::Whole { action, .. } => action.as_str().into(),
-            ColumnPlan::Scan => "scan".into(),
-            ColumnPlan::Drop => "drop".into(),
-        }
-    }
-}
-
-/// Rewrites a table's cells as the policy says, counting changed cells per column.
-struct ColumnRewriter<'a> {
-    engine: &'a Engine,
-    redactor: &'a Redactor,
-    plans: Vec<ColumnPlan>,
-    /// The column naming each row's subject (the policy's `shift.subject`).
-    subject: Option<usize>,
-    /// The subject of rows without one: the file.
-    file: &'a [u8],
-    changed: Vec<AtomicU64>,
-}
-
-impl CellRewriter for ColumnRewriter<'_> {
-    fn touches(&self, column: usize) -> bool {
-        matches!(
-            self.plans.get(column),
-            Some(ColumnPlan::Whole { .. } | ColumnPlan::Scan)
-        )
-    }
-
-    fn drops(&self, column: usize) -> bool {
-        self.plans.get(column) == Some(&ColumnPlan::Drop)
-    }
-
-    fn subject_column(&self) -> Option<usize> {
-        self.subject
-    }
-
-    fn rewrite(
-        &self,
-        column: usize,
-        value: &[u8],
-        subject: Option<&[u8]>,
-        out: &mut Vec<u8>,
-    ) -> bool {
-        let subject = subject.unwrap_or(self.file);
-        let changed = match self.plans.get(column) {
-            Some(&ColumnPlan::Whole { entity, action }) => {
-                self.redactor
-                    .replace_into(entity, action, value, subject, out);
-                true
-            }
-            Some(ColumnPlan::Scan) => {
-                let findings = self.engine.scan_bytes(value);
-                if !findings.is_empty() {
-                    let transform = self.redactor.for_subject(subject);
-                    deid_transform::apply_into(value, &findings, &transform, out);
-                }
-                !findings.is_empty()
-            }
-            _ => false,
-        };
-        if changed {
-            self.changed[column].fetch_add(1, Ordering::Relaxed);
-        }
-        changed
-    }
-}
-
 impl TableRun<'_> {
     fn redact<W: Write>(
         &self,
@@ -564,26 +454,8 @@ impl TableRun<'_> {
         let TableRun {
             pool, engine, args, ..
         } = *self;
-        let policy = redactor.policy();
         let columns: Vec<String> = (0..labels.len()).map(|i| table.column_name(i)).collect();
-        let plans: Vec<ColumnPlan> = columns
-            .iter()
-            .zip(labels)
-            .map(|(column, label)| ColumnPlan::new(policy, name, column, *label))
-            .collect();
-        let subject = policy
-            .shift()
-            .subject
-            .as_deref()
-            .and_then(|subject| columns.iter().position(|c| c.eq_ignore_ascii_case(subject)));
-        let rewriter = ColumnRewriter {
-            engine,
-            redactor,
-            plans,
-            subject,
-            file: name.as_bytes(),
-            changed: (0..labels.len()).map(|_| AtomicU64::new(0)).collect(),
-        };
+        let rewriter = PolicyRewriter::new(engine, redactor, name, &columns, labels);
         let Some((writer, _)) = emitter.writers.remove(&id) else {
             return Ok(());
         };
@@ -641,11 +513,7 @@ impl TableRun<'_> {
             Table::Csv { layout, .. } => layout.rows(),
             Table::Parquet(parquet) => parquet.rows(),
         };
-        for ((column, label), (plan, changed)) in columns
-            .into_iter()
-            .zip(labels)
-            .zip(rewriter.plans.iter().zip(&rewriter.changed))
-        {
+        for (index, (column, label)) in columns.into_iter().zip(labels).enumerate() {
             emitter.totals.columns.push(ColumnOutcome {
                 file: name.to_owned(),
                 column,
@@ -654,8 +522,8 @@ impl TableRun<'_> {
                     Label::FreeText => Some("FREE_TEXT".to_owned()),
                     Label::None => None,
                 },
-                action: plan.describe(),
-                cells: changed.load(Ordering::Relaxed),
+                action: rewriter.plan(index).to_string(),
+                cells: rewriter.changed(index),
             });
         }
         Ok(())
