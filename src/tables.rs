@@ -180,7 +180,7 @@ impl CellRewriter for PolicyRewriter<'_> {
             ColumnPlan::Whole { entity, action } => {
                 self.redactor
                     .replace_into(entity, action, value, subject, out);
-                true
+                out.as_slice() != value
             }
             ColumnPlan::Scan => {
                 let findings = self.engine.scan_bytes(value);

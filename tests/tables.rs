@@ -794,6 +794,17 @@ mod policies {
 
         let key = keygen(fixture.path());
         let again = deid(&["keygen", "-o", &key]);
+        let nested = fixture.path().join("keys/sub/deid.key");
+        assert_eq!(deid(&["keygen", "-o", nested.to_str().unwrap()]).code, 0);
+        let dir_mode = std::fs::metadata(nested.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            dir_mode & 0o777,
+            0o700,
+            "a created key directory is private"
+        );
         assert_eq!(again.code, 2, "keygen must not overwrite a key");
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&key).unwrap().permissions().mode();

@@ -97,6 +97,8 @@ struct Totals {
     by_type: BTreeMap<EntityType, u64>,
     /// Redact: what happened to each table column.
     columns: Vec<report::ColumnOutcome>,
+    /// Redact: the policy's `[columns]` keys that matched a column.
+    column_rules_used: std::collections::BTreeSet<String>,
 }
 
 pub(super) fn scan(
@@ -162,16 +164,32 @@ pub(super) fn redact(args: &RedactArgs) -> anyhow::Result<std::process::ExitCode
     let mut outputs = Outputs::plan(&args.input.inputs, args.output.as_deref())?;
     let redactor = super::policy::redactor(&args.transform, args.input.quiet)?;
     let mut sink = FindingSink::new(SinkFormat::Summary, io::sink(), Vec::new());
-    let totals = run(
+    let mut totals = run(
         &engine,
         &args.input,
         Mode::Redact(&redactor),
         &mut sink,
         &mut outputs,
     )?;
-    redactor.finish().context(
-        "cannot save the new tokens; the outputs of this run hold tokens that are not stored",
-    )?;
+    if !args.input.quiet && !totals.columns.is_empty() {
+        for rule in redactor.policy().column_rules() {
+            if !totals.column_rules_used.contains(rule) {
+                eprintln!(
+                    "deid: warning: the policy's [columns] entry {rule:?} matched no column of \
+                     any table in this run"
+                );
+            }
+        }
+    }
+    // Values the policy replaced, whether found in text or in a labelled column.
+    totals.by_type.clear();
+    for entry in redactor.tally().entries() {
+        *totals.by_type.entry(entry.entity).or_default() += entry.applied + entry.fell_back;
+    }
+    totals.findings = totals.by_type.values().sum();
+    redactor
+        .save_tokens()
+        .context("cannot save the new tokens")?;
     report(&args.input, &totals, "redacted");
     if !args.input.quiet {
         eprintln!("{}", report::action_line(&redactor));
@@ -816,7 +834,10 @@ impl<W: Write> Emitter<'_, W> {
                     Writer::File(file) => file
                         .write_all(&result.redacted)
                         .with_context(|| format!("{}: write failed", file.target().display()))?,
-                    Writer::Stdout => io::stdout().write_all(&result.redacted)?,
+                    Writer::Stdout => {
+                        self.save_tokens()?;
+                        io::stdout().write_all(&result.redacted)?;
+                    }
                     Writer::Discard => {}
                 }
             }
@@ -828,6 +849,16 @@ impl<W: Write> Emitter<'_, W> {
         Ok(())
     }
 
+    /// Redact: stores new tokens before output holding them becomes visible.
+    fn save_tokens(&self) -> anyhow::Result<()> {
+        if let Mode::Redact(redactor) = self.mode {
+            redactor
+                .save_tokens()
+                .context("cannot save the new tokens; no output holding them was released")?;
+        }
+        Ok(())
+    }
+
     fn close(&mut self, id: usize) -> anyhow::Result<()> {
         if let Some((writer, failed)) = self.writers.remove(&id)
             && let Writer::File(file) = writer
@@ -835,6 +866,7 @@ impl<W: Write> Emitter<'_, W> {
             if failed {
                 drop(file);
             } else {
+                self.save_tokens()?;
                 let target = file.target().to_owned();
                 file.commit()
                     .with_context(|| format!("{}: cannot write output", target.display()))?;

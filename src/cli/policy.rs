@@ -116,12 +116,23 @@ pub(super) fn run(command: PolicyCommand) -> anyhow::Result<ExitCode> {
 
 #[derive(Debug, Args)]
 pub(super) struct KeygenArgs {
-    /// Where to write the new key; an existing file is never overwritten.
+    /// Where to write the new key (missing directories are created, private to you); an
+    /// existing file is never overwritten.
     #[arg(short, long, value_name = "PATH")]
     output: PathBuf,
 }
 
 pub(super) fn keygen(args: &KeygenArgs) -> anyhow::Result<ExitCode> {
+    if let Some(parent) = args.output.parent().filter(|p| !p.as_os_str().is_empty())
+        && !parent.exists()
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .with_context(|| format!("{}: cannot create the directory", parent.display()))?;
+    }
     let key = Key::generate();
     key.write_new(&args.output)?;
     eprintln!(
@@ -140,7 +151,9 @@ pub(super) struct DecryptArgs {
     /// encryption); not needed with --tokens.
     #[arg(long = "type", value_name = "TYPE", value_parser = parse_entity)]
     entity: Option<EntityType>,
-    /// The values are codes of the `token` action, looked up in the token store.
+    /// The values are codes of the `token` action, looked up in the token store. The store
+    /// keeps values in canonical form: identifiers without separators, upper-cased (an SSN
+    /// comes back as `123456789`), e-mail lower-cased.
     #[arg(long)]
     tokens: bool,
     #[command(flatten)]

@@ -56,6 +56,20 @@ pub struct JsonlError {
 pub fn parse_record(line: &[u8], line_number: u64) -> Result<Map<String, Value>, JsonlError> {
     // Files saved by some Windows tools start with a UTF-8 byte order mark.
     let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+    // A parsed map keeps the last of two equal keys; the first copy would then be written
+    // out unscanned. Such records are refused.
+    if let Err(e) = serde_json::from_slice::<UniqueKeys>(line)
+        && e.classify() == serde_json::error::Category::Data
+    {
+        return Err(JsonlError {
+            line: line_number,
+            message: format!(
+                "a field name repeats in one object (column {}): each copy could hold \
+                 identifiers, so the record is refused",
+                e.column()
+            ),
+        });
+    }
     match serde_json::from_slice::<Value>(line) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(other) => Err(JsonlError {
@@ -66,6 +80,65 @@ pub fn parse_record(line: &[u8], line_number: u64) -> Result<Map<String, Value>,
             line: line_number,
             message: format!("invalid JSON at column {}: {}", e.column(), classify(&e)),
         }),
+    }
+}
+
+/// Deserialises any JSON value and fails on an object with a repeated key, at any depth.
+struct UniqueKeys;
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(UniqueKeysVisitor)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
+    type Value = UniqueKeys;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<UniqueKeys, A::Error> {
+        let mut keys = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !keys.insert(key) {
+                return Err(serde::de::Error::custom("repeated key"));
+            }
+            map.next_value::<UniqueKeys>()?;
+        }
+        Ok(UniqueKeys)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<UniqueKeys, A::Error> {
+        while seq.next_element::<UniqueKeys>()?.is_some() {}
+        Ok(UniqueKeys)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_unit<E>(self) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
     }
 }
 
@@ -332,6 +405,23 @@ mod tests {
             seen.push(format!("{p}={t}"))
         });
         assert_eq!(seen, ["text=Call Ann", "meta.who=Ann", "meta.k.0=x"]);
+    }
+
+    #[test]
+    fn repeated_keys_are_refused_at_any_depth() {
+        for line in [
+            &br#"{"id":1,"text":"SSN 536-90-4399","text":"nothing"}"#[..],
+            br#"{"id":1,"m":{"a":"x","b":[{"c":1,"c":2}]}}"#,
+            br#"{"id":1,"t\u0065xt":"a","text":"b"}"#,
+        ] {
+            let error = parse_record(line, 7).expect_err("a repeated key");
+            assert_eq!(error.line, 7);
+            assert!(error.message.contains("repeats"), "{}", error.message);
+            assert!(!error.message.contains("536"), "{}", error.message);
+        }
+        // Equal keys in different objects, numbers of every spelling: fine.
+        let line = br#"{"id":1,"a":{"k":1e3},"b":{"k":-0.0,"n":123456789012345678901234567890}}"#;
+        assert!(parse_record(line, 1).is_ok());
     }
 
     #[test]

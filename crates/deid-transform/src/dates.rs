@@ -332,6 +332,15 @@ impl<'a> Template<'a> {
                     if !(0..=9999).contains(&year) {
                         return None;
                     }
+                    // A two-digit year must read back as the same century.
+                    let window = if digits == 2 {
+                        Some(1900 + PIVOT as i32..2000 + PIVOT as i32)
+                    } else {
+                        None
+                    };
+                    if window.is_some_and(|w| !w.contains(&year)) {
+                        return None;
+                    }
                     let year = if digits == 2 { year % 100 } else { year };
                     out.push_str(&format!("{year:0digits$}"));
                 }
@@ -811,6 +820,16 @@ mod tests {
         ] {
             assert_eq!(year(value).as_deref(), Some(expected), "{value:?}");
         }
+    }
+
+    #[test]
+    fn shifts_that_leave_the_two_digit_year_window_are_refused() {
+        // 1/1/30 is 1930; ten days earlier is 1929, which `29` would read as 2029.
+        assert_eq!(shift("1/1/30", -10), None);
+        assert_eq!(shift("12/25/29", 10), None);
+        assert_eq!(shift("1/1/30", 10).as_deref(), Some("1/11/30"));
+        // Four-digit years cross any boundary.
+        assert_eq!(shift("1/1/1930", -10).as_deref(), Some("12/22/1929"));
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! disclosing it, and keeps separators, so the text around it reads as before. Masking is
 //! not de-identification by itself: the kept characters are the caller's choice.
 
-/// Replaces every letter and digit of `value` with `*`, except the last `keep_last` of them.
+/// Replaces every letter and digit of `value` with `*`, except the last `keep_last` of them
+/// — and always fewer than half of them, so a short value is never kept whole.
 ///
 /// Everything else (separators, spaces, punctuation) stays where it is. Letters and digits
 /// are Unicode ones, counted as characters, never bytes.
@@ -14,13 +15,11 @@
 ///
 /// assert_eq!(mask("123-45-6789", 4), "***-**-6789");
 /// assert_eq!(mask("jane@x.org", 0), "****@*.***");
+/// assert_eq!(mask("1234", 4), "***4");
 /// ```
 pub fn mask(value: &str, keep_last: usize) -> String {
-    let hidden = value
-        .chars()
-        .filter(|c| c.is_alphanumeric())
-        .count()
-        .saturating_sub(keep_last);
+    let letters_and_digits = value.chars().filter(|c| c.is_alphanumeric()).count();
+    let hidden = letters_and_digits - keep_last.min(letters_and_digits.saturating_sub(1) / 2);
     let mut seen = 0;
     value
         .chars()
@@ -43,9 +42,11 @@ mod tests {
         for (value, keep_last, expected) in [
             ("123-45-6789", 4, "***-**-6789"),
             ("123-45-6789", 0, "***-**-****"),
-            ("123-45-6789", 5, "***-*5-6789"),
-            ("123-45-6789", 9, "123-45-6789"),
-            ("123-45-6789", 100, "123-45-6789"),
+            // Fewer than half of the 9 digits stay visible.
+            ("123-45-6789", 5, "***-**-6789"),
+            ("123-45-6789", 100, "***-**-6789"),
+            ("1234", 4, "***4"),
+            ("Ann Lee", 4, "*** *ee"),
             ("jane@x.org", 0, "****@*.***"),
             ("jane@x.org", 3, "****@*.org"),
             ("(312) 555-0142", 4, "(***) ***-0142"),

@@ -202,6 +202,8 @@ struct MaskSpec {
 const DEFAULT_SHIFT_DAYS: i64 = 365;
 /// The characters `mask` keeps when a policy does not say.
 const DEFAULT_KEEP_LAST: usize = 4;
+/// The most characters `mask` may keep (it never keeps more than half of a value anyway).
+const MAX_KEEP_LAST: usize = 8;
 /// The longest shift a policy may ask for: beyond a century, years stop meaning anything.
 const MAX_SHIFT_DAYS: i64 = 36_525;
 
@@ -291,7 +293,9 @@ impl Policy {
                         "shift: min_days is larger than max_days",
                     ));
                 }
-                if s.min_days.abs().max(s.max_days.abs()) > MAX_SHIFT_DAYS {
+                if s.min_days.unsigned_abs().max(s.max_days.unsigned_abs())
+                    > MAX_SHIFT_DAYS.unsigned_abs()
+                {
                     return Err(PolicyError::new(
                         origin,
                         format!("shift: offsets are limited to ±{MAX_SHIFT_DAYS} days"),
@@ -312,6 +316,13 @@ impl Policy {
                 subject: None,
             },
         };
+        let keep_last = spec.mask.map_or(DEFAULT_KEEP_LAST, |m| m.keep_last);
+        if keep_last > MAX_KEEP_LAST {
+            return Err(PolicyError::new(
+                origin,
+                format!("mask: keep_last is at most {MAX_KEEP_LAST}"),
+            ));
+        }
         Ok(Policy {
             name: spec.name,
             description: spec.description,
@@ -319,7 +330,7 @@ impl Policy {
             entities,
             columns,
             shift,
-            keep_last: spec.mask.map_or(DEFAULT_KEEP_LAST, |m| m.keep_last),
+            keep_last,
             keyless: false,
         })
     }
@@ -359,14 +370,32 @@ impl Policy {
     /// The action a policy sets for a table column, by `FILE.COLUMN` (file name without
     /// extension) first, then by column name; names compare case-insensitively.
     pub fn column_action(&self, file_stem: &str, column: &str) -> Option<Action> {
+        self.column_rule(file_stem, column)
+            .map(|(_, action)| action)
+    }
+
+    /// Like [`Policy::column_action`], with the `[columns]` key that matched.
+    pub fn column_rule(&self, file_stem: &str, column: &str) -> Option<(&str, Action)> {
         let qualified = format!("{file_stem}.{column}");
         let find = |name: &str| {
             self.columns
                 .iter()
                 .find(|(key, _)| key.eq_ignore_ascii_case(name))
-                .map(|(_, a)| *a)
+                .map(|(key, action)| (key.as_str(), *action))
         };
         find(&qualified).or_else(|| find(column))
+    }
+
+    /// The keys of `[columns]`.
+    pub fn column_rules(&self) -> impl Iterator<Item = &str> {
+        self.columns.keys().map(String::as_str)
+    }
+
+    /// Whether any type or column is shifted.
+    pub fn shifts(&self) -> bool {
+        EntityType::ALL
+            .iter()
+            .any(|e| self.action(*e) == Action::Shift)
     }
 
     /// The shift settings.
@@ -520,6 +549,11 @@ mod tests {
                 "name = 'x'\n[shift]\nmin_days = 0\nmax_days = 0",
                 "only 0 days",
             ),
+            (
+                "name = 'x'\n[shift]\nmin_days = -9223372036854775808\nmax_days = 1",
+                "limited to",
+            ),
+            ("name = 'x'\n[mask]\nkeep_last = 9", "at most 8"),
             (
                 "name = 'x'\n[shift]\nmin_days = 1\nmax_days = 1\nsubjct = 'a'",
                 "subjct",

@@ -41,6 +41,14 @@ pub enum RedactorError {
         /// Where the policy sets it.
         at: String,
     },
+    /// The policy uses `token` and no token store was given.
+    #[error("the policy {policy:?} uses `token` ({at}), which needs a token store")]
+    MissingTokenStore {
+        /// The policy's name.
+        policy: String,
+        /// Where the policy sets it.
+        at: String,
+    },
     /// The token store cannot be opened.
     #[error(transparent)]
     Tokens(#[from] TokenError),
@@ -51,6 +59,9 @@ pub struct Redactor {
     policy: Policy,
     keyed: Option<Keyed>,
     tally: Tally,
+    /// Safe Harbor (C): a year this old or older says the person would be over 89, so a
+    /// date from it is not generalised to its year but tagged.
+    newest_safe_harbor_year: i32,
 }
 
 impl std::fmt::Debug for Redactor {
@@ -97,11 +108,16 @@ impl Redactor {
                 None
             }
             Some(key) => {
-                let tokens = match token_store {
-                    Some(path) if uses.iter().any(|(a, _)| *a == Action::Token) => {
-                        Some(TokenStore::open(path, key)?)
+                let token_use = uses.into_iter().find(|(a, _)| *a == Action::Token);
+                let tokens = match (token_use, token_store) {
+                    (None, _) => None,
+                    (Some(_), Some(path)) => Some(TokenStore::open(path, key)?),
+                    (Some((_, at)), None) => {
+                        return Err(RedactorError::MissingTokenStore {
+                            policy: policy.name().to_owned(),
+                            at,
+                        });
                     }
-                    _ => None,
                 };
                 Some(Keyed {
                     fingerprint: key.fingerprint(),
@@ -117,6 +133,7 @@ impl Redactor {
             policy,
             keyed,
             tally: Tally::default(),
+            newest_safe_harbor_year: current_year() - 90,
         })
     }
 
@@ -140,11 +157,13 @@ impl Redactor {
         self.tokens().map_or(0, TokenStore::added)
     }
 
-    /// Saves new tokens. Call once at the end of a run that succeeded.
+    /// Saves the tokens added since the last save (nothing to do without new ones). Call it
+    /// before any output that holds tokens becomes visible — a committed file, bytes on
+    /// stdout — so that no released output holds a token the store does not know.
     ///
     /// # Errors
     /// When the store cannot be written.
-    pub fn finish(&self) -> Result<(), TokenError> {
+    pub fn save_tokens(&self) -> Result<(), TokenError> {
         match self.tokens() {
             Some(tokens) => tokens.save(),
             None => Ok(()),
@@ -212,7 +231,10 @@ impl Redactor {
             }
             Action::Mask => Some(mask::mask(value, self.policy.keep_last())),
             Action::Generalize => match entity {
-                EntityType::Date => dates::year(value),
+                EntityType::Date => dates::year(value).filter(|year| {
+                    year.parse::<i32>()
+                        .is_ok_and(|year| year > self.newest_safe_harbor_year)
+                }),
                 EntityType::Zip => generalize::zip3(value),
                 EntityType::AgeOver89 => generalize::age(value),
                 _ => None,
@@ -246,6 +268,16 @@ impl Redactor {
     fn keyed(&self) -> Option<&Keyed> {
         self.keyed.as_ref()
     }
+}
+
+/// This year by the system clock (UTC).
+fn current_year() -> i32 {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400);
+    chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
+        .and_then(|epoch| epoch.checked_add_days(chrono::Days::new(days)))
+        .map_or(1970, |today| chrono::Datelike::year(&today))
 }
 
 /// HMAC-SHA-256 of the concatenated `parts` under `key`.
@@ -349,5 +381,114 @@ impl Tally {
             }
         }
         entries
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn redactor(policy: &str, key: Option<&Key>) -> Redactor {
+        let policy = Policy::parse("test", policy).expect("policy");
+        Redactor::new(policy, key, None).expect("redactor")
+    }
+
+    fn replace(redactor: &Redactor, entity: EntityType, action: Action, value: &str) -> String {
+        let mut out = Vec::new();
+        redactor.replace_into(entity, action, value.as_bytes(), b"s1", &mut out);
+        String::from_utf8(out).expect("UTF-8")
+    }
+
+    #[test]
+    fn generalised_dates_keep_their_year_unless_it_implies_an_age_over_89() {
+        let redactor = redactor("name = 'g'", None);
+        let g = |v: &str| replace(&redactor, EntityType::Date, Action::Generalize, v);
+        assert_eq!(g("March 14, 2021"), "2021");
+        let old = redactor.newest_safe_harbor_year;
+        assert_eq!(g(&format!("01/02/{}", old + 1)), (old + 1).to_string());
+        // Safe Harbor (C): the year of such a date is an element to remove.
+        assert_eq!(g(&format!("01/02/{old}")), "[DATE]");
+        assert_eq!(g("3/14/1925"), "[DATE]");
+        // No year at all: nothing to generalise to.
+        assert_eq!(g("March 14"), "[DATE]");
+        let entries = redactor.tally().entries();
+        assert_eq!(entries.len(), 1);
+        assert_eq!((entries[0].applied, entries[0].fell_back), (2, 3));
+    }
+
+    #[test]
+    fn actions_that_cannot_apply_tag_and_never_keep() {
+        let key = Key::generate();
+        let redactor = redactor("name = 'k'", Some(&key));
+        // Too short for FF1, not UTF-8, a date that is no date: all tagged.
+        assert_eq!(
+            replace(&redactor, EntityType::Mrn, Action::Encrypt, "12"),
+            "[MRN]"
+        );
+        assert_eq!(
+            replace(&redactor, EntityType::Date, Action::Shift, "soon"),
+            "[DATE]"
+        );
+        let mut out = Vec::new();
+        redactor.replace_into(
+            EntityType::Name,
+            Action::Surrogate,
+            b"\xff\xfe",
+            b"",
+            &mut out,
+        );
+        assert_eq!(out, b"[NAME]");
+        out.clear();
+        redactor.replace_into(EntityType::Name, Action::Keep, b"\xff\xfe", b"", &mut out);
+        assert_eq!(out, b"\xff\xfe", "keep keeps bytes as they are");
+        assert_eq!(
+            replace(&redactor, EntityType::Ssn, Action::Redact, "123-45-6789"),
+            ""
+        );
+        assert_eq!(
+            replace(&redactor, EntityType::Ssn, Action::Mask, "123-45-6789"),
+            "***-**-6789"
+        );
+    }
+
+    #[test]
+    fn one_subjects_dates_move_together() {
+        let key = Key::generate();
+        let redactor = redactor(
+            "name = 's'\n[shift]\nmin_days = -50\nmax_days = 50",
+            Some(&key),
+        );
+        let shift = |subject: &[u8], value: &str| {
+            let mut out = Vec::new();
+            redactor.replace_into(
+                EntityType::Date,
+                Action::Shift,
+                value.as_bytes(),
+                subject,
+                &mut out,
+            );
+            String::from_utf8(out).expect("UTF-8")
+        };
+        let day = |v: &str| chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").expect(v);
+        let a = day(&shift(b"p1", "2021-03-14"));
+        let b = day(&shift(b"p1", "2021-04-01"));
+        assert_eq!((b - a).num_days(), 18);
+        let offset = (a - day("2021-03-14")).num_days();
+        assert!(offset != 0 && (-50..=50).contains(&offset), "{offset}");
+    }
+
+    #[test]
+    fn keyed_policies_need_a_key_and_tokens_a_store() {
+        let policy = Policy::parse("test", "name = 't'\n[entities]\nMRN = 'token'").unwrap();
+        let error = Redactor::new(policy.clone(), None, None).unwrap_err();
+        assert!(matches!(
+            error,
+            RedactorError::MissingKey {
+                action: Action::Token,
+                ..
+            }
+        ));
+        let error = Redactor::new(policy, Some(&Key::generate()), None).unwrap_err();
+        assert!(error.to_string().contains("token store"), "{error}");
     }
 }

@@ -50,6 +50,7 @@ pub fn surrogate(entity: EntityType, value: &str, seed: &[u8; 32]) -> String {
         EntityType::County => place(&COUNTIES, value, stream),
         EntityType::Zip => differing(value, stream, |s| zip(value, s)),
         EntityType::Date => differing(value, stream, |s| date(value, s)),
+        EntityType::AgeOver89 => differing(value, stream, age),
         _ => differing(value, stream, |s| shape(value, s)),
     }
 }
@@ -403,6 +404,11 @@ fn zip(value: &str, stream: &mut Stream) -> String {
     })
 }
 
+/// An age that stays in its category: 90 to 104.
+fn age(stream: &mut Stream) -> String {
+    (90 + stream.below(15)).to_string()
+}
+
 /// `first.last42@example.org`, lower case, from the name dictionaries (ASCII entries only,
 /// as e-mail addresses are in practice).
 fn email(stream: &mut Stream) -> String {
@@ -572,6 +578,14 @@ mod tests {
         seed
     }
 
+    #[test]
+    fn ages_over_89_stay_over_89() {
+        for i in 0..200u8 {
+            let age = surrogate(EntityType::AgeOver89, "92", &[i; 32]);
+            let years: u32 = age.parse().expect("a number");
+            assert!((90..=104).contains(&years) && age != "92", "{age}");
+        }
+    }
     #[test]
     fn odd_values_do_not_panic() {
         let long = "x9-".repeat(1000);

@@ -17,7 +17,7 @@ use deid_formats::sink::{FindingRecord, round_confidence};
 use deid_tables::classify::{self, ColumnClass, Label, SAMPLE_SIZE};
 use deid_tables::csv::{CsvLayout, CsvOptions, PartReport};
 use deid_tables::parquet::ParquetTable;
-use deid_tables::{ColumnInfo, ColumnSample};
+use deid_tables::{CellRewriter as _, ColumnInfo, ColumnSample};
 use rayon::prelude::*;
 
 use super::report::ColumnOutcome;
@@ -456,6 +456,23 @@ impl TableRun<'_> {
         } = *self;
         let columns: Vec<String> = (0..labels.len()).map(|i| table.column_name(i)).collect();
         let rewriter = PolicyRewriter::new(engine, redactor, name, &columns, labels);
+        let policy = redactor.policy();
+        let stem = stem(name);
+        for column in &columns {
+            if let Some((rule, _)) = policy.column_rule(&stem, column) {
+                emitter.totals.column_rules_used.insert(rule.to_owned());
+            }
+        }
+        if let Some(subject) = &policy.shift().subject
+            && policy.shifts()
+            && rewriter.subject_column().is_none()
+            && !args.quiet
+        {
+            eprintln!(
+                "{name}: warning: no column {subject:?} (the policy's shift.subject): every \
+                 row's dates move by the file's one offset"
+            );
+        }
         let Some((writer, _)) = emitter.writers.remove(&id) else {
             return Ok(());
         };
@@ -506,6 +523,7 @@ impl TableRun<'_> {
                 }
             }
         }
+        emitter.save_tokens()?;
         let target = file.target().to_owned();
         file.commit()
             .with_context(|| format!("{}: cannot write output", target.display()))?;
