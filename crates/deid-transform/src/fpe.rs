@@ -54,6 +54,7 @@ use fpe::ff1::{FF1, FlexibleNumeralString};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::ff1::Ff1;
 use crate::key::{self, Key, Purpose};
 
 /// The longest value handled, in bytes. Identifiers are far shorter, and FF1's cost grows
@@ -108,6 +109,9 @@ pub enum FpeError {
 pub struct FormatPreserving {
     digits: FF1<Aes256>,
     letters: FF1<Aes256>,
+    /// The same FF1s in `u128` arithmetic, tried first: most values fit.
+    fast_digits: Ff1,
+    fast_letters: Ff1,
     /// Keys the offsets of classes too short for FF1.
     offsets: Hmac<Sha256>,
     fingerprint: String,
@@ -183,10 +187,14 @@ impl FormatPreserving {
     /// Format-preserving encryption under `key`'s [`Purpose::Encrypt`] subkey.
     pub fn new(key: &Key) -> FormatPreserving {
         let ff1_key = key.derive(Purpose::Encrypt);
-        let ff1 = |radix| FF1::new(&*ff1_key, radix).expect("10 and 26 are valid FF1 radixes");
+        let ff1 = |class: Class| {
+            FF1::new(&*ff1_key, u32::from(class.radix())).expect("10 and 26 are valid FF1 radixes")
+        };
         FormatPreserving {
-            digits: ff1(u32::from(Class::Digits.radix())),
-            letters: ff1(u32::from(Class::Letters.radix())),
+            digits: ff1(Class::Digits),
+            letters: ff1(Class::Letters),
+            fast_digits: Ff1::new(&ff1_key, Class::Digits.radix()),
+            fast_letters: Ff1::new(&ff1_key, Class::Letters.radix()),
             offsets: key::hmac(&*key.derive_part(Purpose::Encrypt, "short-class")),
             fingerprint: key.fingerprint(),
         }
@@ -271,13 +279,21 @@ impl FormatPreserving {
     }
 
     /// Encrypts or decrypts the numerals of one class: FF1 when there are enough of them,
-    /// else a keyed offset modulo the class's domain.
+    /// else a keyed offset modulo the class's domain. FF1 runs in `u128` arithmetic when
+    /// the numerals allow (up to 56 digits or 40 letters), else in the `fpe` crate's.
     fn permute(&self, class: Class, tweak: &[u8], x: Vec<u16>, direction: Direction) -> Vec<u16> {
         if x.len() >= class.min_len() {
-            let ff1 = match class {
-                Class::Digits => &self.digits,
-                Class::Letters => &self.letters,
+            let (ff1, fast) = match class {
+                Class::Digits => (&self.digits, &self.fast_digits),
+                Class::Letters => (&self.letters, &self.fast_letters),
             };
+            let y = match direction {
+                Direction::Encrypt => fast.encrypt(tweak, &x),
+                Direction::Decrypt => fast.decrypt(tweak, &x),
+            };
+            if let Some(y) = y {
+                return y;
+            }
             let x = FlexibleNumeralString::from(x);
             let y = match direction {
                 Direction::Encrypt => ff1.encrypt(tweak, &x),
@@ -478,6 +494,32 @@ mod tests {
             fpe.encrypt(EntityType::Mrn, "MR00123456").unwrap(),
             "PQ38341250"
         );
+    }
+
+    #[test]
+    fn values_round_trip_on_both_ff1_paths() {
+        // FF1 runs in u128 arithmetic up to 56 digits or 40 letters, in the crate's beyond.
+        let fpe = FormatPreserving::new(&Key::from_bytes([5; 32]));
+        let digits: String = (0..120usize)
+            .map(|i| char::from(b'0' + (i * 7 % 10) as u8))
+            .collect();
+        let letters: String = (0..120usize)
+            .map(|i| char::from(b'a' + (i * 11 % 26) as u8))
+            .collect();
+        for (alphabet, lens) in [
+            (digits, [6, 56, 57, 60, 120]),
+            (letters, [5, 40, 41, 50, 120]),
+        ] {
+            for len in lens {
+                let value = &alphabet[..len];
+                let ciphertext = fpe.encrypt(EntityType::OtherId, value).unwrap();
+                assert!(same_format(value, &ciphertext));
+                assert_eq!(
+                    fpe.decrypt(EntityType::OtherId, &ciphertext).unwrap(),
+                    value
+                );
+            }
+        }
     }
 
     #[test]

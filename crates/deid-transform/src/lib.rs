@@ -27,6 +27,7 @@
 use deid_core::Finding;
 
 pub mod dates;
+mod ff1;
 pub mod fpe;
 pub mod generalize;
 pub mod key;
