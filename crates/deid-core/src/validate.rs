@@ -42,6 +42,8 @@ pub enum Validator {
     Mac,
     /// A North American (NANP) telephone number, optionally with an extension.
     PhoneNanp,
+    /// A telephone number in any national layout: 7 to 15 digits (E.164's longest).
+    PhoneDigits,
     /// A US ZIP or ZIP+4 code.
     Zip,
     /// A 15-digit IMEI with its Luhn check digit.
@@ -70,6 +72,7 @@ impl Validator {
         Validator::Ip,
         Validator::Mac,
         Validator::PhoneNanp,
+        Validator::PhoneDigits,
         Validator::Zip,
         Validator::Imei,
         Validator::Mbi,
@@ -93,6 +96,7 @@ impl Validator {
             Validator::Ip => "ip",
             Validator::Mac => "mac",
             Validator::PhoneNanp => "phone-nanp",
+            Validator::PhoneDigits => "phone-digits",
             Validator::Zip => "zip",
             Validator::Imei => "imei",
             Validator::Mbi => "mbi",
@@ -122,6 +126,7 @@ impl Validator {
             Validator::Ip => ipv4(candidate) || ipv6(candidate),
             Validator::Mac => mac(candidate),
             Validator::PhoneNanp => phone_nanp(candidate),
+            Validator::PhoneDigits => phone_digits(candidate),
             Validator::Zip => zip(candidate),
             Validator::Imei => imei(candidate),
             Validator::Mbi => mbi(candidate),
@@ -154,6 +159,7 @@ impl Validator {
             Validator::PhoneNanp => {
                 "North American phone number: valid area code and exchange, optional extension"
             }
+            Validator::PhoneDigits => "telephone number: 7 to 15 digits, not all one digit",
             Validator::Zip => "US ZIP or ZIP+4 code, except 00000 and 99999",
             Validator::Imei => "IMEI: 15 digits with Luhn check digit",
             Validator::Mbi => "US Medicare Beneficiary Identifier: 11 characters in the CMS layout",
@@ -764,6 +770,14 @@ fn phone_nanp(candidate: &[u8]) -> bool {
     a1 >= 2 && !(a2 == 1 && a3 == 1) && e1 >= 2 && !all_same(d)
 }
 
+fn phone_digits(candidate: &[u8]) -> bool {
+    let Some(number) = strip_extension(candidate) else {
+        return false;
+    };
+    digits(number.trim_ascii(), b" -.()/")
+        .is_some_and(|d| (7..=15).contains(&d.as_slice().len()) && !all_same(d.as_slice()))
+}
+
 fn zip(candidate: &[u8]) -> bool {
     let (five, plus4) = match candidate {
         [five @ .., b'-', p1, p2, p3, p4] => (five, Some([*p1, *p2, *p3, *p4])),
@@ -1172,6 +1186,22 @@ mod tests {
             "00:1A:2B:3C:4D",    // five groups
             "ZZ:1A:2B:3C:4D:5E", // not hex
             "0012.3456-789A",    // mixed dotted form
+        ],
+    );
+
+    cases!(phone_digits, Validator::PhoneDigits,
+        valid: [
+            "0494 92 82 32",        // Belgian mobile
+            "07700 063 966",        // UK mobile
+            "01.84.17.61.18",       // French, dotted
+            "(37) 788-063",         // area code in parentheses
+            "668 5702",             // 7-digit local number
+            "(044)688-7538x8775",   // extension ignored
+        ],
+        invalid: [
+            "120 80",               // too few digits
+            "000 000 000",          // one digit repeated
+            "1234 5678 9012 3456",  // 16 digits: more than E.164 allows
         ],
     );
 
