@@ -35,6 +35,15 @@ use deid_transform::{Action, Policy, Redactor};
 
 use crate::Engine;
 
+/// A table's name as policies and classes files key it: the file name without its
+/// extension (`patients` for `data/patients.csv`).
+pub fn file_stem(file: &str) -> String {
+    Path::new(file)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 /// What a policy does to one column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ColumnPlan {
@@ -54,14 +63,11 @@ pub enum ColumnPlan {
 }
 
 impl ColumnPlan {
-    /// A column's plan: the policy's column action if it names the column (by `FILE.COLUMN`
-    /// or `COLUMN`, `FILE` without its extension), else the action for the column's label.
-    pub fn new(policy: &Policy, file: &str, column: &str, label: Label) -> ColumnPlan {
-        let stem = Path::new(file)
-            .file_stem()
-            .map(|s| s.to_string_lossy())
-            .unwrap_or_default();
-        match policy.column_action(&stem, column) {
+    /// A column's plan: the policy's column action if it names the column (by
+    /// `FILE_STEM.COLUMN` or `COLUMN`, see [`file_stem`]), else the action for the
+    /// column's label.
+    pub fn new(policy: &Policy, file_stem: &str, column: &str, label: Label) -> ColumnPlan {
+        match policy.column_action(file_stem, column) {
             Some(Action::Keep) => ColumnPlan::Keep,
             Some(Action::Drop) => ColumnPlan::Drop,
             Some(action) => ColumnPlan::Whole {
@@ -119,10 +125,11 @@ impl<'a> PolicyRewriter<'a> {
         labels: &[Label],
     ) -> PolicyRewriter<'a> {
         let policy = redactor.policy();
+        let stem = file_stem(file);
         let plans = columns
             .iter()
             .zip(labels)
-            .map(|(column, label)| ColumnPlan::new(policy, file, column, *label))
+            .map(|(column, label)| ColumnPlan::new(policy, &stem, column, *label))
             .collect();
         let subject = policy
             .shift()

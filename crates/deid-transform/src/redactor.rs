@@ -14,8 +14,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use deid_core::{EntityType, Finding};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use hmac::Mac;
 use zeroize::Zeroizing;
 
 use crate::fpe::FormatPreserving;
@@ -282,7 +281,7 @@ fn current_year() -> i32 {
 
 /// HMAC-SHA-256 of the concatenated `parts` under `key`.
 fn keyed_seed(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    let mut mac = crate::key::hmac(key);
     for part in parts {
         mac.update(part);
     }

@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context as _, bail};
-use deid::tables::PolicyRewriter;
+use deid::tables::{PolicyRewriter, file_stem};
 use deid::{Engine, Finding, Redactor};
 use deid_formats::input::{Content, Format, Source};
 use deid_formats::sink::{FindingRecord, round_confidence};
@@ -178,7 +178,7 @@ impl Pins {
                     )
                 })?;
             for (file, columns) in files {
-                let table = pins.per_table.entry(stem(&file)).or_default();
+                let table = pins.per_table.entry(file_stem(&file)).or_default();
                 for (column, label) in columns {
                     let label = match label.as_deref() {
                         None => Label::None,
@@ -199,17 +199,10 @@ impl Pins {
     fn get(&self, file: &str, column: &str) -> Option<Label> {
         self.everywhere.get(column).copied().or_else(|| {
             self.per_table
-                .get(&stem(file))
+                .get(&file_stem(file))
                 .and_then(|columns| columns.get(column).copied())
         })
     }
-}
-
-fn stem(file: &str) -> String {
-    Path::new(file)
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }
 
 /// A finding in one cell.
@@ -457,7 +450,7 @@ impl TableRun<'_> {
         let columns: Vec<String> = (0..labels.len()).map(|i| table.column_name(i)).collect();
         let rewriter = PolicyRewriter::new(engine, redactor, name, &columns, labels);
         let policy = redactor.policy();
-        let stem = stem(name);
+        let stem = file_stem(name);
         for column in &columns {
             if let Some((rule, _)) = policy.column_rule(&stem, column) {
                 emitter.totals.column_rules_used.insert(rule.to_owned());
