@@ -1,5 +1,6 @@
 //! Command-line definitions and dispatch.
 
+mod gate;
 mod pipeline;
 mod policy;
 mod rules;
@@ -50,6 +51,9 @@ enum Command {
     Keygen(policy::KeygenArgs),
     /// Honest broker: turn `encrypt`ed values, or `token`s, back into the originals.
     Decrypt(policy::DecryptArgs),
+    /// The export gate: scan, review, release and audit what leaves the environment.
+    #[command(subcommand)]
+    Gate(gate::GateCommand),
 }
 
 /// Options that choose the rules.
@@ -239,5 +243,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Policy(command) => policy::run(command),
         Command::Keygen(args) => policy::keygen(&args),
         Command::Decrypt(args) => policy::decrypt(&args),
+        Command::Gate(command) => gate::run(command),
     }
 }

@@ -155,6 +155,43 @@ pub(super) fn scan(
     Ok(exit_code(&totals, totals.findings > 0))
 }
 
+/// What [`scan_file`] read.
+pub(super) struct FileScan {
+    /// Files read (0 when the file was skipped as binary).
+    pub(super) files: u64,
+    /// Parts that could not be read.
+    pub(super) errors: u64,
+}
+
+/// Scans one file with the default readers for the export gate: findings, with their
+/// values (the gate masks them before anyone sees them), go to `sink`.
+pub(super) fn scan_file<W: Write>(
+    engine: &Engine,
+    path: &Path,
+    sink: &mut FindingSink<W>,
+) -> anyhow::Result<FileScan> {
+    let args = InputArgs {
+        inputs: vec![path.to_owned()],
+        input_format: InputFormat::Auto,
+        fields: Vec::new(),
+        id_field: "id".to_owned(),
+        delimiter: None,
+        no_header: false,
+        strict: false,
+        columns: Vec::new(),
+        classes: None,
+        binary: false,
+        threads: None,
+        quiet: true,
+    };
+    let mode = Mode::Scan { show_values: true };
+    let totals = run(engine, &args, mode, sink, &mut Outputs::None)?;
+    Ok(FileScan {
+        files: totals.files,
+        errors: totals.errors,
+    })
+}
+
 pub(super) fn redact(args: &RedactArgs) -> anyhow::Result<std::process::ExitCode> {
     let engine = args
         .rules
