@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use deid_gate::client::{self, Client};
 use deid_gate::protocol::Request;
@@ -324,10 +324,15 @@ fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         service.socket().display(),
         gate.destination()
     );
+    // Work a crash or a failure interrupted (scans, releases) is taken up at start and
+    // then every minute.
     let resuming = Arc::clone(&gate);
     std::thread::spawn(move || {
-        if let Err(e) = resuming.resume() {
-            eprintln!("deid gate: resuming interrupted work: {e}");
+        loop {
+            if let Err(e) = resuming.resume() {
+                eprintln!("deid gate: resuming interrupted work: {e}");
+            }
+            std::thread::sleep(std::time::Duration::from_secs(60));
         }
     });
     service.run();
@@ -336,8 +341,10 @@ fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
 
 fn ingest(args: &IngestArgs) -> anyhow::Result<ExitCode> {
     for path in &args.files {
+        let before =
+            std::fs::metadata(path).with_context(|| format!("{}: cannot read", path.display()))?;
         let file = client::header(path)?;
-        let receipt = Client::connect(&args.gate.dir)?
+        let uploaded = Client::connect(&args.gate.dir)?
             .upload(
                 &Request::Ingest {
                     dataset: args.dataset.clone(),
@@ -346,7 +353,19 @@ fn ingest(args: &IngestArgs) -> anyhow::Result<ExitCode> {
                 std::slice::from_ref(path),
             )
             .with_context(|| format!("{}: not ingested; the original is kept", path.display()))?;
-        let sha = receipt["sha256"].as_str().unwrap_or_default();
+        let sha = uploaded.body["sha256"].as_str().unwrap_or_default();
+        // Delete only what the gate verifiably holds: the bytes sent hash to the gate's
+        // copy, and the file did not change while it was sent.
+        let after = std::fs::metadata(path).ok();
+        let unchanged = after.is_some_and(|after| {
+            after.len() == before.len() && after.modified().ok() == before.modified().ok()
+        });
+        if uploaded.sent.first().map(String::as_str) != Some(sha) || !unchanged {
+            bail!(
+                "{}: the file changed while it was ingested; the original is kept (the gate holds the bytes it received, sha256 {sha})",
+                path.display()
+            );
+        }
         if !args.keep {
             std::fs::remove_file(path).with_context(|| {
                 format!(
@@ -356,9 +375,14 @@ fn ingest(args: &IngestArgs) -> anyhow::Result<ExitCode> {
             })?;
         }
         eprintln!(
-            "{}: ingested into {} as {sha}{}",
+            "{}: ingested into {} as {sha}{}{}",
             path.display(),
             args.dataset,
+            if uploaded.body["already_present"] == true {
+                " (content already held: nothing new stored)"
+            } else {
+                ""
+            },
             if args.keep { "" } else { "; original deleted" }
         );
     }
@@ -385,7 +409,7 @@ fn submit_files(
         reason: reason.to_owned(),
         files: headers,
     };
-    Ok(Client::connect(&gate.dir)?.upload(&request, files)?)
+    Ok(Client::connect(&gate.dir)?.upload(&request, files)?.body)
 }
 
 fn review(args: &ReviewArgs) -> anyhow::Result<ExitCode> {

@@ -147,6 +147,8 @@ pub struct Gate {
     destination: Destination,
     notifier: Option<Notifier>,
     releasing: Mutex<HashSet<RequestId>>,
+    scanning: Mutex<HashSet<RequestId>>,
+    role_changes: Mutex<()>,
     _lock: File,
 }
 
@@ -164,12 +166,11 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-fn random_hex(bytes: usize) -> String {
+fn random_hex(bytes: usize) -> Result<String, GateError> {
     let mut buffer = vec![0u8; bytes];
-    // The OS random source does not fail on Linux once booted; a fixed fallback would only
-    // make names collide, which create_dir then refuses.
-    let _ = getrandom::fill(&mut buffer);
-    hex::encode(buffer)
+    getrandom::fill(&mut buffer)
+        .map_err(|e| GateError::Refused(format!("the system's random source failed: {e}")))?;
+    Ok(hex::encode(buffer))
 }
 
 /// Makes a directory (and parents) readable by the gate alone.
@@ -282,16 +283,10 @@ impl Gate {
         config
             .validate()
             .map_err(|message| GateError::Refused(format!("invalid options: {message}")))?;
-        if let Destination::Folder(folder) =
-            Destination::parse(&config.storage.release, &config.storage.release_options)?
-            && !folder.is_dir()
-        {
-            return Err(GateError::Refused(format!(
-                "release folder {} does not exist: create it first (the gate never creates \
-                 it, so that a mistyped mount point cannot become a local folder)",
-                folder.display()
-            )));
-        }
+        check_release_folder(&Destination::parse(
+            &config.storage.release,
+            &config.storage.release_options,
+        )?)?;
         if dir.join(CONFIG_FILE).exists() {
             return Err(GateError::Refused(format!(
                 "{}: already holds a gate",
@@ -345,6 +340,7 @@ impl Gate {
         let conn = store::open(&db_path)?;
         let destination =
             Destination::parse(&config.storage.release, &config.storage.release_options)?;
+        check_release_folder(&destination)?;
         let notifier = match &config.webhook {
             Some(hook) => Some(Notifier::start(
                 &db_path,
@@ -364,6 +360,8 @@ impl Gate {
             destination,
             notifier,
             releasing: Mutex::new(HashSet::new()),
+            scanning: Mutex::new(HashSet::new()),
+            role_changes: Mutex::new(()),
             _lock: lock,
         };
         for area in [gate.queue(), gate.import(), gate.quarantine(), gate.work()] {
@@ -523,8 +521,15 @@ impl Gate {
             )));
         }
         let name = clean_name(&upload.name, 0);
+        let limit = self.config().files.max_file_bytes;
+        if upload.size > limit {
+            return Err(GateError::Refused(format!(
+                "{name}: {} bytes is over the limit of {limit} bytes per file",
+                upload.size
+            )));
+        }
         let import = self.import();
-        let partial = import.join(format!(".partial-{}", random_hex(8)));
+        let partial = import.join(format!(".partial-{}", random_hex(8)?));
         let received = receive(upload.reader, upload.size, &partial);
         let sha256 = match received {
             Ok(sha) => sha,
@@ -546,6 +551,13 @@ impl Gate {
         let already_present = target.exists();
         if already_present {
             let _ = fs::remove_file(&partial);
+            // The original may be deleted on this answer: the copy it relies on must verify.
+            let existing = hash_file(&target).map_err(io_error("cannot verify the stored copy"))?;
+            if existing != sha256 {
+                return Err(GateError::Refused(format!(
+                    "the stored copy {sha256} no longer matches its hash; keep the original and tell the gate's admins"
+                )));
+            }
         } else {
             fs::rename(&partial, &target).map_err(io_error("cannot store the copy"))?;
             sync_dir(&import)?;
@@ -595,9 +607,13 @@ impl Gate {
             return Err(GateError::Refused("a reason is required".to_owned()));
         }
         let names = self.check_uploads(&uploads)?;
-        let token = random_hex(12);
+        let token = random_hex(12)?;
         let dir = self.queue().join(&token);
-        private_dir(&dir)?;
+        // Not recursive: a token that exists already is an error, never shared.
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(io_error("cannot create the request's directory"))?;
         let mut stored = Vec::new();
         for (index, upload) in uploads.into_iter().enumerate() {
             let file = match kind::extension(&names[index]) {
@@ -615,12 +631,12 @@ impl Gate {
         sync_dir(&dir)?;
         sync_dir(&self.queue())?;
         failpoint("submit.before-commit");
-        let id = self.transition(|tx| {
+        let committed = self.transition(|tx| {
             let at = now();
             tx.execute(
-                "INSERT INTO requests (dir, submitter, reason, state, created, updated)
-                 VALUES (?1, ?2, ?3, 'submitted', ?4, ?4)",
-                params![token, actor.name, reason, at],
+                "INSERT INTO requests (dir, submitter, submitter_uid, reason, state, created, updated)
+                 VALUES (?1, ?2, ?3, ?4, 'submitted', ?5, ?5)",
+                params![token, actor.name, actor.uid, reason, at],
             )?;
             let id = tx.last_insert_rowid();
             for (index, (name, file, sha256, size)) in stored.iter().enumerate() {
@@ -642,6 +658,9 @@ impl Gate {
             let message =
                 self.message("request.submitted", id, State::Submitted, None, &names, tx)?;
             Ok((id, event, Some(message)))
+        });
+        let id = committed.inspect_err(|_| {
+            let _ = remove_tree(&dir);
         })?;
         failpoint("submit.after-commit");
         Ok(id)
@@ -671,7 +690,8 @@ impl Gate {
                     upload.size, policy.max_file_bytes
                 )));
             }
-            if let Some(extension) = kind::extension(&name)
+            // `tool.exe.` and `tool.exe ` are `tool.exe` on some systems.
+            if let Some(extension) = kind::extension(name.trim_end_matches(['.', ' ']))
                 && policy.denied_extensions.contains(&extension)
             {
                 return Err(GateError::Refused(format!(
@@ -705,13 +725,19 @@ impl Gate {
         if state != State::Submitted {
             return self.summary(id);
         }
+        let Ok(_guard) = Busy::take(&self.scanning, id, "scanned") else {
+            // Another thread is scanning it; its result will be recorded.
+            return self.summary(id);
+        };
         let files = store::files(&self.db(), id)?;
         let config = self.config();
         let limits = config.archives.limits();
         let dir = self.queue().join(&token);
         let mut reports = Vec::new();
         for file in &files {
-            let work = self.work().join(format!("{token}-{}", file.index));
+            let work = self
+                .work()
+                .join(format!("{token}-{}-{}", file.index, random_hex(4)?));
             private_dir(&work)?;
             let report = scan::inspect(
                 self.scanner.as_ref(),
@@ -862,11 +888,12 @@ impl Gate {
             check_review(&summary, actor, decision, tx)?;
             let verdict = if decision.approve { "approve" } else { "deny" };
             tx.execute(
-                "INSERT INTO reviews (request, reviewer, decision, reason, override, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO reviews (request, reviewer, reviewer_uid, decision, reason, override, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     id,
                     actor.name,
+                    actor.uid,
                     verdict,
                     reason,
                     decision.r#override || decision.acknowledge_unscannable,
@@ -911,7 +938,12 @@ impl Gate {
             }
             (State::Approved, _) if config.gate.release_on_approval => {
                 failpoint("review.before-release");
-                self.deliver(id, &Actor::gate())?;
+                // The approval stands; a failed release is retried by `resume`.
+                if let Err(e) = self.deliver(id, &Actor::gate()) {
+                    eprintln!(
+                        "deid gate: request {id}: approved, release failed (retried later): {e}"
+                    );
+                }
             }
             _ => {}
         }
@@ -946,7 +978,7 @@ impl Gate {
     }
 
     fn deliver(&self, id: RequestId, actor: &Actor) -> Result<Vec<String>, GateError> {
-        let _guard = ReleaseGuard::take(&self.releasing, id)?;
+        let _guard = Busy::take(&self.releasing, id, "released")?;
         let (state, token) = self.state_of(id)?;
         refuse_unless_approved(id, state)?;
         let files = store::files(&self.db(), id)?;
@@ -1007,7 +1039,10 @@ impl Gate {
         role: Role,
         grant: bool,
     ) -> Result<bool, GateError> {
-        let mut config = self.config.write().unwrap_or_else(|e| e.into_inner());
+        // Role changes run one at a time; the configuration's lock is never held while the
+        // database is (transitions read the configuration under the database lock).
+        let _serial = self.role_changes.lock().unwrap_or_else(|e| e.into_inner());
+        let config = self.config();
         if !config.roles.has(&actor.name, Role::Admin) {
             return Err(GateError::Forbidden(format!(
                 "{} is not an admin of this gate",
@@ -1019,6 +1054,11 @@ impl Gate {
             || user.chars().any(|c| c.is_control() || c.is_whitespace())
         {
             return Err(GateError::Refused("not a user name".to_owned()));
+        }
+        if grant && role == Role::Reviewer && user == actor.name {
+            return Err(GateError::Forbidden(
+                "an admin cannot make themselves a reviewer; another admin must".to_owned(),
+            ));
         }
         let mut changed = config.clone();
         let did = if grant {
@@ -1039,10 +1079,11 @@ impl Gate {
             Role::Admin => "admin",
             Role::Reviewer => "reviewer",
         };
-        // The config file is written before the audit commit: a crash between leaves a
-        // change that the next role command or an admin's review of gate.toml shows.
-        write_config(&self.dir, &changed)?;
-        self.transition(|_| {
+        // The new file is staged, the change audited, then the file put in place: a crash
+        // in between leaves an audited change that did not take effect (never the reverse),
+        // and the command's error says so.
+        let staged = stage_config(&self.dir, &changed)?;
+        let audited = self.transition(|_| {
             let event = Event {
                 actor: actor.name.clone(),
                 action: action.to_owned(),
@@ -1050,8 +1091,18 @@ impl Gate {
                 ..Event::default()
             };
             Ok(((), event, None))
+        });
+        if let Err(e) = audited {
+            let _ = fs::remove_file(&staged);
+            return Err(e);
+        }
+        failpoint("role.before-install");
+        install_config(&self.dir, &staged).map_err(|e| {
+            GateError::Refused(format!(
+                "the role change was audited but not applied ({e}); run the command again"
+            ))
         })?;
-        *config = changed;
+        *self.config.write().unwrap_or_else(|e| e.into_inner()) = changed;
         Ok(true)
     }
 
@@ -1131,6 +1182,34 @@ impl Gate {
     }
 }
 
+/// A release folder must exist and be writable by its owner alone: anyone else who can
+/// write there could plant a link that redirects a release into the gate's own files.
+fn check_release_folder(destination: &Destination) -> Result<(), GateError> {
+    let Destination::Folder(folder) = destination else {
+        return Ok(());
+    };
+    let metadata = fs::metadata(folder).map_err(|_| {
+        GateError::Refused(format!(
+            "release folder {} does not exist: create it first (the gate never creates it, \
+             so that a mistyped mount point cannot become a local folder)",
+            folder.display()
+        ))
+    })?;
+    if !metadata.is_dir() {
+        return Err(GateError::Refused(format!(
+            "release folder {} is not a directory",
+            folder.display()
+        )));
+    }
+    if metadata.permissions().mode() & 0o022 != 0 {
+        return Err(GateError::Refused(format!(
+            "release folder {} is writable by group or others: make it writable by the gate's account alone (chmod go-w)",
+            folder.display()
+        )));
+    }
+    Ok(())
+}
+
 fn refuse_unless_approved(id: RequestId, state: State) -> Result<(), GateError> {
     match state {
         State::Approved => Ok(()),
@@ -1150,7 +1229,14 @@ fn check_review(
     tx: &rusqlite::Transaction<'_>,
 ) -> Result<(), GateError> {
     let id = summary.id;
-    if summary.submitter == actor.name {
+    let submitter_uid: u32 = tx.query_row(
+        "SELECT submitter_uid FROM requests WHERE id = ?1",
+        [id],
+        |row| row.get(0),
+    )?;
+    // By name and by uid: a name that fails to resolve for a moment must not turn the
+    // submitter into someone else.
+    if summary.submitter == actor.name || submitter_uid == actor.uid {
         return Err(GateError::Forbidden(format!(
             "request {id} is yours: a submitter cannot review their own request"
         )));
@@ -1169,8 +1255,8 @@ fn check_review(
         }
     }
     let earlier: Option<String> = rusqlite::OptionalExtension::optional(tx.query_row(
-        "SELECT decision FROM reviews WHERE request = ?1 AND reviewer = ?2",
-        params![id, actor.name],
+        "SELECT decision FROM reviews WHERE request = ?1 AND (reviewer = ?2 OR reviewer_uid = ?3)",
+        params![id, actor.name, actor.uid],
         |row| row.get(0),
     ))?;
     if let Some(earlier) = earlier {
@@ -1178,20 +1264,25 @@ fn check_review(
             "request {id}: you reviewed it already ({earlier}); another approval must come from another reviewer"
         )));
     }
-    if decision.approve {
-        match summary.outcome {
-            Some(Outcome::Flagged) if !decision.r#override => {
-                return Err(GateError::Refused(format!(
-                    "request {id} is flagged: approving it needs --override and a reason"
-                )));
-            }
-            Some(Outcome::Unscannable) if !decision.acknowledge_unscannable => {
-                return Err(GateError::Refused(format!(
-                    "request {id} holds files deid cannot scan: approving it needs --acknowledge-unscannable"
-                )));
-            }
-            _ => {}
-        }
+    if !decision.approve {
+        return Ok(());
+    }
+    if summary.outcome == Some(Outcome::Flagged) && !decision.r#override {
+        return Err(GateError::Refused(format!(
+            "request {id} is flagged: approving it needs --override and a reason"
+        )));
+    }
+    // Whatever the outcome: a flag elsewhere in the request must not hide an unscanned file.
+    let unscanned = store::files(tx, id)?.iter().any(|file| {
+        matches!(
+            file.report.as_ref().map(|r| &r.outcome),
+            Some(FileOutcome::Unscannable { .. } | FileOutcome::Refused { .. }) | None
+        )
+    });
+    if unscanned && !decision.acknowledge_unscannable {
+        return Err(GateError::Refused(format!(
+            "request {id} holds content deid could not scan: approving it needs --acknowledge-unscannable"
+        )));
     }
     Ok(())
 }
@@ -1262,10 +1353,10 @@ fn remove_tree(path: &Path) -> Result<(), GateError> {
     }
 }
 
-/// Writes the configuration atomically (temp file, sync, rename).
-fn write_config(dir: &Path, config: &Config) -> Result<(), GateError> {
-    let target = dir.join(CONFIG_FILE);
-    let temp = dir.join(format!(".{CONFIG_FILE}.{}", random_hex(4)));
+/// Writes the configuration to a temporary file beside `gate.toml`, synced, not yet in
+/// place.
+fn stage_config(dir: &Path, config: &Config) -> Result<PathBuf, GateError> {
+    let temp = dir.join(format!(".{CONFIG_FILE}.{}", random_hex(4)?));
     let write = || -> io::Result<()> {
         let mut file = fs::OpenOptions::new()
             .write(true)
@@ -1273,39 +1364,55 @@ fn write_config(dir: &Path, config: &Config) -> Result<(), GateError> {
             .mode_private()
             .open(&temp)?;
         file.write_all(config.to_toml().as_bytes())?;
-        file.sync_all()?;
-        fs::rename(&temp, &target)
+        file.sync_all()
     };
     write().map_err(|e| {
         let _ = fs::remove_file(&temp);
+        io_error(format!("{}: cannot write", temp.display()))(e)
+    })?;
+    Ok(temp)
+}
+
+/// Puts a staged configuration in place (rename, then sync the directory).
+fn install_config(dir: &Path, staged: &Path) -> Result<(), GateError> {
+    let target = dir.join(CONFIG_FILE);
+    fs::rename(staged, &target).map_err(|e| {
+        let _ = fs::remove_file(staged);
         io_error(format!("{}: cannot write", target.display()))(e)
     })?;
     sync_dir(dir)
 }
 
-/// Marks a request as being released by this process; a second release of the same
-/// request waits for nothing and is refused.
-struct ReleaseGuard<'a> {
+/// Writes the configuration atomically (temp file, sync, rename).
+fn write_config(dir: &Path, config: &Config) -> Result<(), GateError> {
+    let staged = stage_config(dir, config)?;
+    install_config(dir, &staged)
+}
+
+/// Marks a request as being scanned or released by one thread of this process; a second
+/// attempt at the same work is refused rather than run twice.
+struct Busy<'a> {
     set: &'a Mutex<HashSet<RequestId>>,
     id: RequestId,
 }
 
-impl<'a> ReleaseGuard<'a> {
+impl<'a> Busy<'a> {
     fn take(
         set: &'a Mutex<HashSet<RequestId>>,
         id: RequestId,
-    ) -> Result<ReleaseGuard<'a>, GateError> {
+        what: &str,
+    ) -> Result<Busy<'a>, GateError> {
         if set.lock().unwrap_or_else(|e| e.into_inner()).insert(id) {
-            Ok(ReleaseGuard { set, id })
+            Ok(Busy { set, id })
         } else {
             Err(GateError::Refused(format!(
-                "request {id} is being released by another client"
+                "request {id} is being {what} by another client"
             )))
         }
     }
 }
 
-impl Drop for ReleaseGuard<'_> {
+impl Drop for Busy<'_> {
     fn drop(&mut self) {
         self.set
             .lock()

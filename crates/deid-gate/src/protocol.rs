@@ -17,8 +17,11 @@ use crate::store::RequestId;
 /// The socket's file name inside the gate directory.
 pub const SOCKET_FILE: &str = "gate.sock";
 
-/// The largest frame accepted (responses carry audit exports).
-const MAX_FRAME: u32 = 256 << 20;
+/// The largest response accepted (responses carry audit exports).
+pub const MAX_RESPONSE: u32 = 256 << 20;
+/// The largest request the service reads: requests are small, and the service must not
+/// buffer whatever a local user sends.
+pub const MAX_REQUEST: u32 = 1 << 20;
 
 /// What a client asks.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -106,22 +109,22 @@ pub fn write_frame(out: &mut impl Write, value: &impl Serialize) -> io::Result<(
     let bytes = serde_json::to_vec(value)?;
     let length = u32::try_from(bytes.len())
         .ok()
-        .filter(|&n| n <= MAX_FRAME)
+        .filter(|&n| n <= MAX_RESPONSE)
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "frame too large"))?;
     out.write_all(&length.to_be_bytes())?;
     out.write_all(&bytes)?;
     out.flush()
 }
 
-/// Reads one frame.
+/// Reads one frame of at most `limit` bytes.
 ///
 /// # Errors
 /// Read errors; an oversized frame; JSON that is not the expected message.
-pub fn read_frame<T: DeserializeOwned>(input: &mut impl Read) -> io::Result<T> {
+pub fn read_frame<T: DeserializeOwned>(input: &mut impl Read, limit: u32) -> io::Result<T> {
     let mut length = [0u8; 4];
     input.read_exact(&mut length)?;
     let length = u32::from_be_bytes(length);
-    if length > MAX_FRAME {
+    if length > limit {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             format!("frame of {length} bytes is over the limit"),
@@ -141,12 +144,12 @@ mod tests {
     fn frames_round_trip_and_oversized_frames_are_refused() {
         let mut wire = Vec::new();
         write_frame(&mut wire, &Request::Show { id: 7 }).unwrap();
-        let back: Request = read_frame(&mut wire.as_slice()).unwrap();
+        let back: Request = read_frame(&mut wire.as_slice(), MAX_REQUEST).unwrap();
         assert!(matches!(back, Request::Show { id: 7 }));
-        let mut huge = (MAX_FRAME + 1).to_be_bytes().to_vec();
+        let mut huge = (MAX_REQUEST + 1).to_be_bytes().to_vec();
         huge.extend_from_slice(b"{}");
-        assert!(read_frame::<Request>(&mut huge.as_slice()).is_err());
+        assert!(read_frame::<Request>(&mut huge.as_slice(), MAX_REQUEST).is_err());
         let truncated = &wire[..wire.len() - 1];
-        assert!(read_frame::<Request>(&mut &truncated[..]).is_err());
+        assert!(read_frame::<Request>(&mut &truncated[..], MAX_REQUEST).is_err());
     }
 }

@@ -11,12 +11,14 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use crate::gate::{Gate, GateError, Upload};
 use crate::identity::Actor;
-use crate::protocol::{Request, Response, read_frame, write_frame};
+use crate::protocol::{MAX_REQUEST, Request, Response, read_frame, write_frame};
 
 /// A bound service.
 pub struct Service {
@@ -57,24 +59,43 @@ impl Service {
 
     /// Answers clients until the process ends.
     pub fn run(self) {
+        let open = Arc::new(AtomicUsize::new(0));
         for stream in self.listener.incoming() {
             let Ok(stream) = stream else { continue };
+            if open.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+                open.fetch_sub(1, Ordering::SeqCst);
+                let busy = Response {
+                    ok: false,
+                    error: Some("the gate is busy: too many open connections; try again".into()),
+                    body: serde_json::Value::Null,
+                };
+                let _ = write_frame(&mut BufWriter::new(stream), &busy);
+                continue;
+            }
             let gate = Arc::clone(&self.gate);
+            let open = Arc::clone(&open);
             std::thread::spawn(move || {
                 if let Err(e) = handle(&gate, stream) {
                     // The client went away or sent garbage; nothing was recorded.
                     eprintln!("deid gate: connection dropped: {e}");
                 }
+                open.fetch_sub(1, Ordering::SeqCst);
             });
         }
     }
 }
 
+/// Connections served at once; more are answered "busy".
+const MAX_CONNECTIONS: usize = 64;
+/// How long the service waits for a client's next bytes before it drops an upload.
+const READ_TIMEOUT: Duration = Duration::from_secs(300);
+
 fn handle(gate: &Gate, stream: UnixStream) -> io::Result<()> {
     let actor = Actor::of_peer(&stream)?;
+    stream.set_read_timeout(Some(READ_TIMEOUT))?;
     let mut reader = BufReader::with_capacity(1 << 20, stream.try_clone()?);
     let mut writer = BufWriter::new(stream);
-    let request: Request = match read_frame(&mut reader) {
+    let request: Request = match read_frame(&mut reader, MAX_REQUEST) {
         Ok(request) => request,
         // A probe that connects and closes (a health check) is no error.
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
@@ -128,17 +149,47 @@ fn answer(
                     reader,
                 });
             }
+            let bytes = files_size(&uploads);
+            let started = Instant::now();
             let id = gate.submit(actor, &reason, uploads)?;
-            // The client waits for the scan; if it fails here, recovery scans again.
+            eprintln!(
+                "deid gate: request {id}: {bytes} bytes from {} stored and hashed in {:.1} s",
+                actor.name,
+                started.elapsed().as_secs_f64()
+            );
+            let started = Instant::now();
+            // The client waits for the scan; if it fails here, the next start scans again.
             match gate.scan(id) {
-                Ok(summary) => to_json(summary),
-                Err(_) => to_json(gate.summary(id)?),
+                Ok(summary) => {
+                    eprintln!(
+                        "deid gate: request {id}: scanned in {:.1} s: {}",
+                        started.elapsed().as_secs_f64(),
+                        summary.outcome.map_or("-", |o| o.as_str())
+                    );
+                    to_json(summary)
+                }
+                Err(e) => {
+                    eprintln!(
+                        "deid gate: request {id}: scan failed, retried at the next start: {e}"
+                    );
+                    to_json(gate.summary(id)?)
+                }
             }
         }
         Request::List => to_json(gate.list(actor)?),
         Request::Show { id } => to_json(gate.show(actor, id)?),
         Request::Review { id, decision } => to_json(gate.review(actor, id, &decision)?),
-        Request::Release { id } => to_json(gate.release(actor, id)?),
+        Request::Release { id } => {
+            let started = Instant::now();
+            let locations = gate.release(actor, id)?;
+            eprintln!(
+                "deid gate: request {id}: {} file(s) released to {} in {:.1} s",
+                locations.len(),
+                gate.destination(),
+                started.elapsed().as_secs_f64()
+            );
+            to_json(locations)
+        }
         Request::Role { user, role, grant } => to_json(gate.set_role(actor, &user, role, grant)?),
         Request::AuditVerify => {
             let report = gate.audit_verify(actor)?;
@@ -155,6 +206,12 @@ fn answer(
         }
         Request::Datasets => to_json(gate.datasets(actor)?),
     })
+}
+
+fn files_size(uploads: &[Upload<'_>]) -> u64 {
+    uploads
+        .iter()
+        .fold(0, |total, u| total.saturating_add(u.size))
 }
 
 /// A reader over the connection shared by the uploads of one request, which the gate

@@ -20,6 +20,7 @@ CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     dir TEXT NOT NULL UNIQUE,
     submitter TEXT NOT NULL,
+    submitter_uid INTEGER NOT NULL,
     reason TEXT NOT NULL,
     state TEXT NOT NULL
         CHECK (state IN ('submitted', 'scanned', 'approved', 'denied', 'released')),
@@ -43,6 +44,7 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE TABLE IF NOT EXISTS reviews (
     request INTEGER NOT NULL REFERENCES requests(id),
     reviewer TEXT NOT NULL,
+    reviewer_uid INTEGER NOT NULL,
     decision TEXT NOT NULL CHECK (decision IN ('approve', 'deny')),
     reason TEXT NOT NULL,
     override INTEGER NOT NULL,

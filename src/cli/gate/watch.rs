@@ -128,8 +128,20 @@ fn submit_one(args: &WatchArgs, path: &Path, submitted: &Path, refused: &Path) -
             true
         }
         Err(e) => {
-            eprintln!("{}: refused: {e:#}", path.display());
-            let _ = std::fs::rename(path, refused.join(name));
+            // Only a refusal moves the file aside; an unreachable gate leaves it for later.
+            let refusal = e
+                .downcast_ref::<deid_gate::client::ClientError>()
+                .is_some_and(|e| matches!(e, deid_gate::client::ClientError::Gate(_)));
+            eprintln!("{}: not submitted: {e:#}", path.display());
+            if refusal {
+                let stamp = SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis());
+                let _ = std::fs::rename(
+                    path,
+                    refused.join(format!("{stamp}-{}", name.to_string_lossy())),
+                );
+            }
             false
         }
     }
