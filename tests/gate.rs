@@ -13,8 +13,8 @@ use std::os::unix::fs::{PermissionsExt, chown};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex, Once};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, Once, OnceLock};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use deid_gate::Config;
 use serde_json::Value;
@@ -39,6 +39,32 @@ struct User {
 
 fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
+}
+
+/// The binary, copied where the test users can run it: the build's target directory may sit
+/// below a directory only its owner can enter (a clone in a `mktemp -d` directory does).
+fn client_bin() -> &'static Path {
+    static COPY: OnceLock<PathBuf> = OnceLock::new();
+    COPY.get_or_init(|| {
+        let built = fs::metadata(BIN).unwrap();
+        let stamp = built
+            .modified()
+            .unwrap()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let dir = std::env::temp_dir().join(format!("deid-gate-tests-{}-{stamp}", built.len()));
+        let copy = dir.join("deid");
+        if !copy.exists() {
+            fs::create_dir_all(&dir).unwrap();
+            fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+            let partial = dir.join(format!("deid.{}", std::process::id()));
+            fs::copy(BIN, &partial).unwrap();
+            fs::set_permissions(&partial, fs::Permissions::from_mode(0o755)).unwrap();
+            fs::rename(&partial, &copy).unwrap();
+        }
+        copy
+    })
 }
 
 /// The test users, created once per test binary.
@@ -219,7 +245,7 @@ impl Harness {
 
     /// Runs `deid gate ARGS` as `user`.
     fn run(&self, user: &User, args: &[&str]) -> Output {
-        let mut command = Command::new(BIN);
+        let mut command = Command::new(client_bin());
         command
             .arg("gate")
             .args(args)
@@ -713,6 +739,7 @@ mod crash {
         Deny,
         Approve,
         Release,
+        Role,
     }
 
     /// Every kill point, with the step that reaches it.
@@ -731,6 +758,7 @@ mod crash {
         ("release.after-put", Step::Release),
         ("release.before-commit", Step::Release),
         ("release.after-commit", Step::Release),
+        ("role.before-install", Step::Role),
     ];
 
     #[test]
@@ -757,7 +785,7 @@ mod crash {
 
             // Bring a request to where the step starts, then restart with the failpoint.
             let id = match step {
-                Step::Ingest | Step::Submit => None,
+                Step::Ingest | Step::Submit | Step::Role => None,
                 Step::Deny => Some(id_of(&gate.submit(&alice, &[&note], "n"))),
                 Step::Approve | Step::Release => {
                     Some(id_of(&gate.submit(&alice, &[&table, &t2], "t")))
@@ -798,6 +826,7 @@ mod crash {
                     gate.run(&bob, &["review", &id_text, "--approve", "--reason", "ok"])
                 }
                 Step::Release => gate.run(&alice, &["release", &id_text]),
+                Step::Role => gate.run(&root_user(), &["role", "add", &alice.name, "--admin"]),
             };
             assert!(
                 gate.died(),
@@ -849,6 +878,16 @@ mod crash {
                     datasets.len(),
                     "{point}: an unrecorded copy was left"
                 );
+            }
+            if matches!(step, Step::Role) {
+                // Audited but not applied: the grant is in the log, not in force; doing it
+                // again applies it.
+                let export = gate.ok(&root_user(), &["audit", "export"]);
+                assert!(export.contains(&format!("{} admin", alice.name)), "{point}");
+                let refused = gate.refused(&alice, &["role", "add", &bob.name, "--admin"]);
+                assert!(refused.contains("not an admin"), "{point}: {refused}");
+                gate.ok(&root_user(), &["role", "add", &alice.name, "--admin"]);
+                gate.ok(&alice, &["role", "remove", &alice.name, "--admin"]);
             }
             gate.stop();
         }

@@ -367,6 +367,7 @@ impl Gate {
         for area in [gate.queue(), gate.import(), gate.quarantine(), gate.work()] {
             private_dir(&area)?;
         }
+        gate.check_one_filesystem()?;
         gate.recover()?;
         Ok(gate)
     }
@@ -431,6 +432,26 @@ impl Gate {
             notifier.wake();
         }
         Ok(value)
+    }
+
+    /// Denied requests move from the queue to quarantine by `rename`, which is atomic only
+    /// within one filesystem.
+    fn check_one_filesystem(&self) -> Result<(), GateError> {
+        use std::os::unix::fs::MetadataExt;
+        let device = |path: &Path| {
+            fs::metadata(path)
+                .map(|m| m.dev())
+                .map_err(io_error(format!("{}: cannot read", path.display())))
+        };
+        let (queue, quarantine) = (self.queue(), self.quarantine());
+        if device(&queue)? != device(&quarantine)? {
+            return Err(GateError::Refused(format!(
+                "{} and {} are on different filesystems: keep them on one",
+                queue.display(),
+                quarantine.display()
+            )));
+        }
+        Ok(())
     }
 
     fn recover(&self) -> Result<(), GateError> {
