@@ -542,6 +542,76 @@ mod azure {
     }
 }
 
+mod ingest_from_azure {
+    use super::*;
+    use deid_gate::destination::Destination;
+
+    #[test]
+    fn an_object_is_copied_verified_and_then_deleted_from_an_allowed_source_only() {
+        let Some([alice, _, _]) = users() else { return };
+        let emulator = azurite::Azurite::start();
+        emulator.create_container("uploads");
+        emulator.create_container("other");
+        let options = emulator.options();
+        let mut gate = Harness::new(1, |config| {
+            config.storage.ingest_sources = vec!["az://uploads/".to_owned()];
+            config.storage.ingest_options = options.clone();
+        });
+        gate.start(None);
+        let upload = gate.file("cohort.csv", CLEAN_TABLE.as_bytes());
+        let uploads = Destination::parse("az://uploads", &options).unwrap();
+        uploads.put("owner/cohort.csv", &upload).unwrap();
+        let other = Destination::parse("az://other", &options).unwrap();
+        other.put("cohort.csv", &upload).unwrap();
+
+        let refused = gate.refused(
+            &alice,
+            &["ingest", "--dataset", "c", "az://other/cohort.csv"],
+        );
+        assert!(refused.contains("not under an ingest source"), "{refused}");
+        assert!(
+            other.sha256("cohort.csv").unwrap().is_some(),
+            "a refused object was touched"
+        );
+
+        gate.ok(
+            &alice,
+            &[
+                "ingest",
+                "--dataset",
+                "cohort",
+                "az://uploads/owner/cohort.csv",
+            ],
+        );
+        assert_eq!(
+            uploads.sha256("owner/cohort.csv").unwrap(),
+            None,
+            "the object stays"
+        );
+        let datasets: Vec<Value> =
+            serde_json::from_str(&gate.ok(&root_user(), &["datasets", "--format", "json"]))
+                .unwrap();
+        assert_eq!(datasets.len(), 1);
+        assert_eq!(datasets[0]["owner"], alice.name);
+        let copy = gate
+            .gate
+            .join("import")
+            .join(datasets[0]["sha256"].as_str().unwrap());
+        assert_eq!(fs::read_to_string(copy).unwrap(), CLEAN_TABLE);
+        let missing = gate.refused(
+            &alice,
+            &[
+                "ingest",
+                "--dataset",
+                "cohort",
+                "az://uploads/owner/cohort.csv",
+            ],
+        );
+        assert!(missing.contains("no object"), "{missing}");
+        gate.verify_audit();
+    }
+}
+
 mod duties {
     use super::*;
 

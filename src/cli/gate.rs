@@ -106,8 +106,9 @@ pub(super) struct ClientArgs {
 pub(super) struct IngestArgs {
     #[command(flatten)]
     gate: GateDir,
-    /// Files to ingest.
-    #[arg(required = true, value_name = "FILE")]
+    /// Files to ingest, or objects under one of the gate's `storage.ingest_sources`
+    /// (`az://container/key`, `s3://bucket/key`), which the service reads and then deletes.
+    #[arg(required = true, value_name = "FILE|URL")]
     files: Vec<PathBuf>,
     /// The dataset they belong to.
     #[arg(long, value_name = "NAME")]
@@ -341,6 +342,24 @@ fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
 
 fn ingest(args: &IngestArgs) -> anyhow::Result<ExitCode> {
     for path in &args.files {
+        let text = path.to_string_lossy();
+        if text.starts_with("az://") || text.starts_with("s3://") {
+            let receipt = call(
+                &args.gate,
+                &Request::IngestObject {
+                    dataset: args.dataset.clone(),
+                    url: text.into_owned(),
+                },
+            )
+            .with_context(|| format!("{}: not ingested; the object is kept", path.display()))?;
+            eprintln!(
+                "{}: ingested into {} as {}; object deleted",
+                path.display(),
+                args.dataset,
+                receipt["sha256"].as_str().unwrap_or_default()
+            );
+            continue;
+        }
         let before =
             std::fs::metadata(path).with_context(|| format!("{}: cannot read", path.display()))?;
         let file = client::header(path)?;

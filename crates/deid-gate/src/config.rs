@@ -78,6 +78,13 @@ pub struct Storage {
     /// object_store options for the release destination (account, endpoint, emulator…).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub release_options: BTreeMap<String, String>,
+    /// Object-store prefixes that data owners may ingest from (`az://uploads/`); the gate
+    /// reads and then deletes objects there with its own credentials, so nothing else.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ingest_sources: Vec<String>,
+    /// object_store options for the ingest sources.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ingest_options: BTreeMap<String, String>,
 }
 
 fn import_dir() -> PathBuf {
@@ -330,6 +337,8 @@ impl Config {
                 work: work_dir(),
                 release: release.to_owned(),
                 release_options: BTreeMap::new(),
+                ingest_sources: Vec::new(),
+                ingest_options: BTreeMap::new(),
             },
             roles: Roles {
                 admins: vec![admin.to_owned()],
@@ -396,6 +405,15 @@ impl Config {
         ] {
             if area.as_os_str().is_empty() {
                 return Err("storage: an area's path is empty".to_owned());
+            }
+        }
+        for source in &self.storage.ingest_sources {
+            if !(source.starts_with("az://") || source.starts_with("s3://"))
+                || !source.ends_with('/')
+            {
+                return Err(format!(
+                    "storage.ingest_sources: `{source}` must be az://… or s3://… and end with `/`"
+                ));
             }
         }
         if self.archives.max_depth > 16 {

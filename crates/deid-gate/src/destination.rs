@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::{self, File};
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::path::{Path as FsPath, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -470,6 +470,17 @@ impl Destination {
     /// hex, or `None` if there is nothing at `key`. Streams: large objects are not held in
     /// memory. Must be called outside a tokio runtime.
     pub fn sha256(&self, key: &str) -> Result<Option<String>, DestinationError> {
+        self.read_into(key, &mut io::sink())
+    }
+
+    /// Streams the object or file at `key` into `out` and returns the SHA-256 of its bytes,
+    /// or `None` if there is nothing at `key` (the gate ingests from object stores this
+    /// way). Must be called outside a tokio runtime.
+    pub fn read_into(
+        &self,
+        key: &str,
+        out: &mut dyn Write,
+    ) -> Result<Option<String>, DestinationError> {
         let parts = self.check_key(key)?;
         match self {
             Destination::Folder(root) => {
@@ -485,8 +496,15 @@ impl Destination {
                     Err(e) => return Err(io_error(e)),
                 };
                 let mut hasher = Sha256::new();
-                io::copy(&mut file, &mut hasher).map_err(io_error)?;
-                Ok(Some(hex::encode(hasher.finalize())))
+                let mut buffer = vec![0u8; 1 << 20];
+                loop {
+                    let read = file.read(&mut buffer).map_err(io_error)?;
+                    if read == 0 {
+                        return Ok(Some(hex::encode(hasher.finalize())));
+                    }
+                    hasher.update(&buffer[..read]);
+                    out.write_all(&buffer[..read]).map_err(io_error)?;
+                }
             }
             Destination::ObjectStore {
                 url,
@@ -507,6 +525,11 @@ impl Destination {
                     operation: "read",
                     source: Box::new(source),
                 };
+                let write_error = |source| DestinationError::FolderIo {
+                    destination: url.clone(),
+                    key: key.to_string(),
+                    source,
+                };
                 runtime.block_on(async {
                     let result = match store.get(&location).await {
                         Ok(result) => result,
@@ -516,10 +539,44 @@ impl Destination {
                     let mut stream = result.into_stream();
                     let mut hasher = Sha256::new();
                     while let Some(chunk) = stream.next().await {
-                        hasher.update(chunk.map_err(store_error)?);
+                        let chunk = chunk.map_err(store_error)?;
+                        hasher.update(&chunk);
+                        out.write_all(&chunk).map_err(write_error)?;
                     }
                     Ok(Some(hex::encode(hasher.finalize())))
                 })
+            }
+        }
+    }
+
+    /// Deletes the object or file at `key` (nothing there is not an error).
+    pub fn delete(&self, key: &str) -> Result<(), DestinationError> {
+        let parts = self.check_key(key)?;
+        match self {
+            Destination::Folder(root) => match fs::remove_file(join_parts(root, &parts)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(DestinationError::FolderIo {
+                    destination: root.display().to_string(),
+                    key: key.to_string(),
+                    source: e,
+                }),
+                _ => Ok(()),
+            },
+            Destination::ObjectStore {
+                url,
+                store,
+                prefix,
+                runtime,
+            } => {
+                let location = child_path(prefix, &parts);
+                match runtime.block_on(store.delete(&location)) {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                    Err(e) => Err(DestinationError::Store {
+                        destination: url.clone(),
+                        key: key.to_string(),
+                        operation: "delete",
+                        source: Box::new(e),
+                    }),
+                }
             }
         }
     }

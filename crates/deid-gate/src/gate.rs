@@ -237,6 +237,59 @@ impl PrivateMode for fs::OpenOptions {
     }
 }
 
+/// Streams an object into a new private file of at most `limit` bytes, made durable and
+/// read-only; returns its SHA-256 and size, or `None` when there is no such object.
+fn fetch(
+    source: &Destination,
+    key: &str,
+    path: &Path,
+    limit: u64,
+) -> Result<Option<(String, u64)>, GateError> {
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode_private()
+        .open(path)
+        .map_err(io_error(format!("{}: cannot create", path.display())))?;
+    let mut capped = Capped { file, left: limit };
+    let Some(sha256) = source.read_into(key, &mut capped)? else {
+        return Ok(None);
+    };
+    capped
+        .file
+        .sync_all()
+        .map_err(io_error(format!("{}: cannot sync", path.display())))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o400)).map_err(io_error(format!(
+        "{}: cannot make read-only",
+        path.display()
+    )))?;
+    Ok(Some((sha256, limit - capped.left)))
+}
+
+/// A file that refuses to grow past a limit.
+struct Capped {
+    file: File,
+    left: u64,
+}
+
+impl Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.len() as u64 > self.left {
+            return Err(io::Error::new(
+                io::ErrorKind::FileTooLarge,
+                "the object is over the gate's size limit per file",
+            ));
+        }
+        let written = self.file.write(buf)?;
+        self.left -= written as u64;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
 /// SHA-256 of a file, hex.
 pub fn hash_file(path: &Path) -> io::Result<String> {
     let mut file = File::open(path)?;
@@ -528,50 +581,117 @@ impl Gate {
     /// original only after this returns `Ok`.
     ///
     /// # Errors
-    /// A bad dataset name, an interrupted upload, a copy that does not verify.
+    /// A bad dataset name, a file over the size limit, an interrupted upload, a copy that
+    /// does not verify.
     pub fn ingest(
         &self,
         actor: &Actor,
         dataset: &str,
         upload: Upload<'_>,
     ) -> Result<IngestReceipt, GateError> {
+        let name = self.check_ingest(dataset, &upload.name, upload.size)?;
+        let partial = self.import().join(format!(".partial-{}", random_hex(8)?));
+        let sha256 = receive(upload.reader, upload.size, &partial).inspect_err(|_| {
+            let _ = fs::remove_file(&partial);
+        })?;
+        self.keep_ingested(actor, dataset, &name, &partial, sha256, upload.size)
+    }
+
+    /// Ingests an object from an allowed object-store prefix (`ingest_sources`): the gate
+    /// reads it with its own credentials, keeps a verified read-only copy as [`Gate::ingest`]
+    /// does, and only then deletes the object.
+    ///
+    /// # Errors
+    /// A URL outside the allowed prefixes, no such object, a copy that does not verify, a
+    /// store that fails (the object then stays where it was).
+    pub fn ingest_object(
+        &self,
+        actor: &Actor,
+        dataset: &str,
+        url: &str,
+    ) -> Result<IngestReceipt, GateError> {
+        let storage = self.config().storage;
+        if !storage
+            .ingest_sources
+            .iter()
+            .any(|prefix| url.starts_with(prefix.as_str()))
+        {
+            return Err(GateError::Forbidden(
+                "that object is not under an ingest source of this gate (storage.ingest_sources)"
+                    .to_owned(),
+            ));
+        }
+        // az://container/key…: the container is the store, the rest the key.
+        let mut parts = url.splitn(4, '/');
+        let (scheme, container, key) =
+            match (parts.next(), parts.next(), parts.next(), parts.next()) {
+                (Some(scheme), Some(""), Some(container), Some(key)) => (scheme, container, key),
+                _ => {
+                    return Err(GateError::Refused(
+                        "not an object URL (az://container/key)".to_owned(),
+                    ));
+                }
+            };
+        let source =
+            Destination::parse(&format!("{scheme}//{container}"), &storage.ingest_options)?;
+        let name = self.check_ingest(dataset, key, 0)?;
+        let limit = self.config().files.max_file_bytes;
+        let partial = self.import().join(format!(".partial-{}", random_hex(8)?));
+        let fetched = fetch(&source, key, &partial, limit).inspect_err(|_| {
+            let _ = fs::remove_file(&partial);
+        })?;
+        let Some((sha256, size)) = fetched else {
+            let _ = fs::remove_file(&partial);
+            return Err(GateError::Refused("no object at that URL".to_owned()));
+        };
+        let receipt = self.keep_ingested(actor, dataset, &name, &partial, sha256, size)?;
+        failpoint("ingest.before-source-delete");
+        source.delete(key)?;
+        Ok(receipt)
+    }
+
+    /// The checks every ingest makes first; returns the file's display name.
+    fn check_ingest(&self, dataset: &str, file: &str, size: u64) -> Result<String, GateError> {
         if !valid_dataset_name(dataset) {
             return Err(GateError::Refused(format!(
                 "dataset name `{}`: use 1 to 64 letters, digits, `.`, `_` or `-`",
                 kind::display_name(dataset.as_bytes())
             )));
         }
-        let name = clean_name(&upload.name, 0);
+        let name = clean_name(file, 0);
         let limit = self.config().files.max_file_bytes;
-        if upload.size > limit {
+        if size > limit {
             return Err(GateError::Refused(format!(
-                "{name}: {} bytes is over the limit of {limit} bytes per file",
-                upload.size
+                "{name}: {size} bytes is over the limit of {limit} bytes per file"
             )));
         }
-        let import = self.import();
-        let partial = import.join(format!(".partial-{}", random_hex(8)?));
-        let received = receive(upload.reader, upload.size, &partial);
-        let sha256 = match received {
-            Ok(sha) => sha,
-            Err(e) => {
-                let _ = fs::remove_file(&partial);
-                return Err(e);
-            }
-        };
+        Ok(name)
+    }
+
+    /// Verifies a received copy, stores it under its hash (once) and commits the manifest.
+    fn keep_ingested(
+        &self,
+        actor: &Actor,
+        dataset: &str,
+        name: &str,
+        partial: &Path,
+        sha256: String,
+        size: u64,
+    ) -> Result<IngestReceipt, GateError> {
         failpoint("ingest.after-copy");
         // Verify what is on disk, not what went through the hasher.
-        let verified = hash_file(&partial).map_err(io_error("cannot verify the copy"))?;
+        let verified = hash_file(partial).map_err(io_error("cannot verify the copy"))?;
         if verified != sha256 {
-            let _ = fs::remove_file(&partial);
+            let _ = fs::remove_file(partial);
             return Err(GateError::Refused(
                 "the stored copy does not match the upload: nothing was kept".to_owned(),
             ));
         }
+        let import = self.import();
         let target = import.join(&sha256);
         let already_present = target.exists();
         if already_present {
-            let _ = fs::remove_file(&partial);
+            let _ = fs::remove_file(partial);
             // The original may be deleted on this answer: the copy it relies on must verify.
             let existing = hash_file(&target).map_err(io_error("cannot verify the stored copy"))?;
             if existing != sha256 {
@@ -580,11 +700,10 @@ impl Gate {
                 )));
             }
         } else {
-            fs::rename(&partial, &target).map_err(io_error("cannot store the copy"))?;
+            fs::rename(partial, &target).map_err(io_error("cannot store the copy"))?;
             sync_dir(&import)?;
         }
         failpoint("ingest.before-commit");
-        let size = upload.size;
         self.transition(|tx| {
             tx.execute(
                 "INSERT OR IGNORE INTO datasets (name, file, sha256, size, owner, at)

@@ -36,6 +36,14 @@ pub enum Request {
         /// The file.
         file: FileHeader,
     },
+    /// An object in an allowed object-store prefix, for a dataset: the service reads it,
+    /// keeps a verified copy, then deletes it.
+    IngestObject {
+        /// Dataset name.
+        dataset: String,
+        /// `az://container/key` or `s3://bucket/key`.
+        url: String,
+    },
     /// An export request; the files' bytes follow in order.
     Submit {
         /// Why the files should leave.

@@ -136,6 +136,9 @@ fn answer(
             };
             to_json(gate.ingest(actor, &dataset, upload)?)
         }
+        Request::IngestObject { dataset, url } => {
+            to_json(gate.ingest_object(actor, &dataset, &url)?)
+        }
         Request::Submit { reason, files } => {
             let mut uploads = Vec::new();
             // Every upload reads from the same stream, in order.
