@@ -1023,7 +1023,7 @@ impl Gate {
             return Err(GateError::Refused("a reason is required".to_owned()));
         }
         let needed = config.gate.approvals;
-        let token = self.transition(|tx| {
+        let (new_state, token) = self.transition(|tx| {
             let summary = store::summary(tx, id)?.ok_or(GateError::NoSuchRequest(id))?;
             check_review(&summary, actor, decision, tx)?;
             let verdict = if decision.approve { "approve" } else { "deny" };
@@ -1071,12 +1071,12 @@ impl Gate {
             let (_, token) = store::state(tx, id)?.ok_or(GateError::NoSuchRequest(id))?;
             Ok(((new_state, token), event, Some(message)))
         })?;
-        match token {
-            (State::Denied, token) => {
+        match new_state {
+            State::Denied => {
                 failpoint("review.before-quarantine");
                 self.quarantine_files(&token)?;
             }
-            (State::Approved, _) if config.gate.release_on_approval => {
+            State::Approved if config.gate.release_on_approval => {
                 failpoint("review.before-release");
                 // The approval stands; a failed release is retried by `resume`.
                 if let Err(e) = self.deliver(id, &Actor::gate()) {
