@@ -43,6 +43,7 @@ fn is_root() -> bool {
 
 /// The binary, copied where the test users can run it: the build's target directory may sit
 /// below a directory only its owner can enter (a clone in a `mktemp -d` directory does).
+/// One folder holds the copy of the newest build; copies of older builds are removed.
 fn client_bin() -> &'static Path {
     static COPY: OnceLock<PathBuf> = OnceLock::new();
     COPY.get_or_init(|| {
@@ -53,15 +54,21 @@ fn client_bin() -> &'static Path {
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_nanos();
-        let dir = std::env::temp_dir().join(format!("deid-gate-tests-{}-{stamp}", built.len()));
-        let copy = dir.join("deid");
+        let dir = std::env::temp_dir().join("deid-gate-tests");
+        fs::create_dir_all(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        let name = format!("deid-{}-{stamp}", built.len());
+        let copy = dir.join(&name);
         if !copy.exists() {
-            fs::create_dir_all(&dir).unwrap();
-            fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
-            let partial = dir.join(format!("deid.{}", std::process::id()));
+            let partial = dir.join(format!(".{name}.{}", std::process::id()));
             fs::copy(BIN, &partial).unwrap();
             fs::set_permissions(&partial, fs::Permissions::from_mode(0o755)).unwrap();
             fs::rename(&partial, &copy).unwrap();
+        }
+        for entry in fs::read_dir(&dir).unwrap().flatten() {
+            if entry.file_name() != name.as_str() {
+                let _ = fs::remove_file(entry.path());
+            }
         }
         copy
     })
