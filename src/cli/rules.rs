@@ -239,7 +239,7 @@ fn bench(
     }
     writeln!(
         out,
-        "\nSHARE: the rule's time scanning alone over the sum of all rules alone. Together, rules share one automaton pass per family."
+        "\nSHARE: the rule's time scanning alone over the sum of all rules alone. Together, rules share one automaton pass over the text."
     )?;
     Ok(ExitCode::SUCCESS)
 }

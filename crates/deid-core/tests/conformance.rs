@@ -1,7 +1,7 @@
 //! Conformance tests of deid-core, one binary with a `mod` per area:
 //!
-//! - `agreement`: the fast path (`Matcher::candidates_into`: union automata, then each
-//!   pattern inside windows) reports exactly the candidates of the one-pattern-at-a-time
+//! - `agreement`: the fast path (`Matcher::candidates_into`: one pass of the end-finding
+//!   DFA, then each pattern inside windows) reports exactly the candidates of the one-pattern-at-a-time
 //!   reference (`reference_candidates_into`), on generated texts and on the dev corpus, for
 //!   the bundled pack and a hand-written pack whose patterns overlap.
 //! - `bundled`: the bundled pack proves itself (`check_rules`).
@@ -20,7 +20,7 @@ use deid_core::{Finding, MatchOptions, Matcher, RuleSet, RuleSetBuilder};
 
 /// A small pack whose patterns overlap on purpose: SSN vs its tail vs digit runs, phones vs
 /// dates vs digit runs, a short high-priority match inside longer bounded ones, bounded and
-/// unbounded patterns in both the ASCII and the Unicode family, a pattern with a `value`
+/// unbounded patterns, ASCII and Unicode classes, a pattern with a `value`
 /// group, ASCII `\b`, `(?m:^)`/`(?m:$)`, `\s` that crosses line breaks, context that raises,
 /// requires and forbids, and a dictionary rule.
 const OVERLAP_PACK: &str = r#"
@@ -36,8 +36,8 @@ words = ["Anna", "José", "Zoë", "O'Neil", "Smith", "Smith-Jones", "Mary Ann", 
 id = "stop"
 words = ["May", "Parkinson"]
 
-# First in the pack, so the union of the ASCII patterns prefers its short match to the
-# longer ones of later rules that start at the same byte (their windows must still hold them).
+# A short match inside the longer matches of later rules that start at the same byte
+# (each pattern's windows must still hold its own matches whole).
 [[rule]]
 id = "t.dashdigit"
 type = "OTHER_ID"
@@ -698,6 +698,39 @@ mod invariants {
             matcher.scan_into(text, &mut scratch, &mut out);
             assert_eq!(out, matcher.scan(text));
             check(text, &out).unwrap();
+        }
+    }
+
+    /// A propagated word takes the rule that comes first in the pack among those that found
+    /// it, with that rule's confidence less the propagation discount.
+    #[test]
+    fn propagation_takes_the_first_rule_in_the_pack() {
+        let rule = |id: &str, cue: &str, confidence: f32| {
+            format!(
+                "[[rule]]\nid = \"{id}\"\ntype = \"NAME\"\n\
+                 patterns = ['{cue} (?P<value>[A-Z][a-z]+)']\nconfidence = {confidence}\n\
+                 examples = [{{ text = \"{cue} Quill\", match = \"Quill\" }}]\n"
+            )
+        };
+        let (low, high) = (rule("t.low", "son", 0.6), rule("t.high", "Dr", 0.9));
+        let text = b"His son Quill called Dr Quill. Later Quill agreed.";
+        for (rules, first, confidence) in [
+            ([&low, &high], "t.low", 0.55),
+            ([&high, &low], "t.high", 0.85),
+        ] {
+            let pack = format!(
+                "[pack]\nname = \"order\"\npropagate = [\"NAME\"]\n\n{}\n{}",
+                rules[0], rules[1]
+            );
+            let rule_set = RuleSetBuilder::new().toml("order", &pack).build().unwrap();
+            let matcher = Matcher::new(rule_set).unwrap();
+            let found = matcher.scan(text);
+            let alone = found
+                .iter()
+                .find(|f| f.start == 37)
+                .expect("the lone Quill");
+            assert_eq!(matcher.rule(alone.rule).id(), first, "{pack}");
+            assert!((alone.confidence - confidence).abs() < 1e-6, "{found:?}");
         }
     }
 
