@@ -100,9 +100,6 @@ struct Inner {
     context_words: Option<AhoCorasick>,
     /// Context entries per rule, by rule index.
     contexts: Vec<RuleContext>,
-    /// The longest context word in bytes: a word counts when its near edge is in the
-    /// window, so the search reaches this much further.
-    longest_context_word: usize,
     /// Dictionary bits that block propagation (the `exclude` lists of word rules).
     propagation_guard: u64,
     min_confidence: f32,
@@ -121,7 +118,11 @@ struct CompiledPattern {
 #[derive(Debug, Default)]
 struct RuleContext {
     entries: Vec<ContextEntry>,
-    max_window: usize,
+    /// How far before and after a candidate the context search looks: a word counts when
+    /// its near edge is within the window, so an entry reaches its window plus its longest
+    /// word, on its side.
+    reach_before: usize,
+    reach_after: usize,
 }
 
 #[derive(Debug)]
@@ -298,14 +299,6 @@ impl Matcher {
         };
         let (context_words, contexts) =
             compile_contexts(&rules.rules).map_err(|m| build_error(None, m))?;
-        let longest_context_word = rules
-            .rules
-            .iter()
-            .flat_map(|r| r.context.iter())
-            .flat_map(|c| c.words.iter())
-            .map(String::len)
-            .max()
-            .unwrap_or(0);
         Ok(Matcher {
             inner: Arc::new(Inner {
                 rules,
@@ -315,7 +308,6 @@ impl Matcher {
                 any_case,
                 context_words,
                 contexts,
-                longest_context_word,
                 propagation_guard,
                 min_confidence: options.min_confidence,
             }),
@@ -682,9 +674,8 @@ impl Matcher {
             return Some(base);
         }
         let automaton = self.inner.context_words.as_ref()?;
-        let reach = context.max_window + self.inner.longest_context_word;
-        let low = start.saturating_sub(reach);
-        let high = (end + reach).min(text.len());
+        let low = start.saturating_sub(context.reach_before);
+        let high = (end + context.reach_after).min(text.len());
         let mut present = 0u64;
         let input = aho_corasick::Input::new(text).range(low..high);
         for hit in automaton.find_overlapping_iter(input) {
@@ -887,7 +878,14 @@ fn compile_contexts(rules: &[Rule]) -> Result<(Option<AhoCorasick>, Vec<RuleCont
                 .collect();
             ids.sort_unstable();
             ids.dedup();
-            compiled.max_window = compiled.max_window.max(entry.window);
+            let longest_word = entry.words.iter().map(String::len).max().unwrap_or(0);
+            let reach = entry.window + longest_word;
+            if entry.side != Side::After {
+                compiled.reach_before = compiled.reach_before.max(reach);
+            }
+            if entry.side != Side::Before {
+                compiled.reach_after = compiled.reach_after.max(reach);
+            }
             compiled.entries.push(ContextEntry {
                 words: ids,
                 effect: entry.effect,

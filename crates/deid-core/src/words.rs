@@ -125,6 +125,29 @@ pub(crate) fn words_into(text: &[u8], out: &mut Vec<Word>) {
     let mut pending_joiner = false;
     while at < text.len() {
         let byte = text[at];
+        // PERF: two tight loops take most bytes of prose: ASCII lower-case letters inside a
+        // word, and ASCII bytes that are neither letters nor digits between words.
+        match &mut current {
+            Some(word) if byte.is_ascii_lowercase() => {
+                let run = text[at..]
+                    .iter()
+                    .position(|b| !b.is_ascii_lowercase())
+                    .unwrap_or(text.len() - at);
+                word.shape.has_lower = true;
+                at += run;
+                word.end = at;
+                pending_joiner = false;
+                continue;
+            }
+            None if byte < 0x80 && !byte.is_ascii_alphanumeric() => {
+                at += text[at..]
+                    .iter()
+                    .position(|b| *b >= 0x80 || b.is_ascii_alphanumeric())
+                    .unwrap_or(text.len() - at);
+                continue;
+            }
+            _ => {}
+        }
         let (class, len) = if byte < 0x80 {
             (classify(byte as char), 1)
         } else {
