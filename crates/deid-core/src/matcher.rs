@@ -118,6 +118,9 @@ struct CompiledPattern {
 #[derive(Debug, Default)]
 struct RuleContext {
     entries: Vec<ContextEntry>,
+    /// For each context word (an id in `context_words`) of this rule, the entries that
+    /// list it, as a bit set over `entries`.
+    entries_of_word: rustc_hash::FxHashMap<u32, u64>,
     /// How far before and after a candidate the context search looks: a word counts when
     /// its near edge is within the window, so an entry reaches its window plus its longest
     /// word, on its side.
@@ -127,8 +130,6 @@ struct RuleContext {
 
 #[derive(Debug)]
 struct ContextEntry {
-    /// Sorted pattern ids in `context_words`.
-    words: Vec<u32>,
     effect: ContextEffect,
     window: usize,
     side: Side,
@@ -411,6 +412,8 @@ impl Matcher {
         dispatch: &mut Dispatch,
     ) {
         scratch.candidates.clear();
+        // Filled by the dictionary rules, if any; propagation splits the text itself otherwise.
+        scratch.words.clear();
         self.pattern_candidates(text, scratch, dispatch);
         self.word_candidates(text, scratch);
         if propagate && !self.inner.rules.propagate.is_empty() {
@@ -500,7 +503,6 @@ impl Matcher {
             return;
         }
         let lexicon = &inner.rules.lexicon;
-        scratch.words.clear();
         words_into(text, &mut scratch.words);
         scratch.all_masks.clear();
         scratch.any_masks.clear();
@@ -679,6 +681,10 @@ impl Matcher {
         let mut present = 0u64;
         let input = aho_corasick::Input::new(text).range(low..high);
         for hit in automaton.find_overlapping_iter(input) {
+            // Most hits are words of other rules: look the word up first.
+            let Some(&listed) = context.entries_of_word.get(&hit.pattern().as_u32()) else {
+                continue;
+            };
             let (hit_start, hit_end) = (hit.start(), hit.end());
             if hit_start < end && start < hit_end || !is_word_boundary(text, hit_start, hit_end) {
                 continue;
@@ -688,14 +694,17 @@ impl Matcher {
             } else {
                 (false, hit_start - end)
             };
-            let id = hit.pattern().as_u32();
-            for (k, entry) in context.entries.iter().enumerate() {
+            let mut rest = listed;
+            while rest != 0 {
+                let k = rest.trailing_zeros() as usize;
+                rest &= rest - 1;
+                let entry = &context.entries[k];
                 let side_ok = match entry.side {
                     Side::Both => true,
                     Side::Before => before,
                     Side::After => !before,
                 };
-                if side_ok && distance <= entry.window && entry.words.binary_search(&id).is_ok() {
+                if side_ok && distance <= entry.window {
                     present |= 1 << k;
                 }
             }
@@ -714,13 +723,13 @@ impl Matcher {
         Some(confidence.clamp(0.0, 1.0))
     }
 
-    /// Searches each word of the confirmed values of propagated types across the text. A
-    /// word found by several rules takes the rule that comes first in the pack (then the
-    /// higher confidence), whatever order the candidates came in.
+    /// Finds each word of the confirmed values of propagated types wherever it stands alone
+    /// as a word in the text. A word found by several rules takes the rule that comes first
+    /// in the pack (then the higher confidence), whatever order the candidates came in.
     fn propagate(&self, text: &[u8], scratch: &mut Scratch) {
         let inner = &*self.inner;
-        let mut needles: Vec<(&[u8], usize, f32)> = Vec::new();
-        let mut seen: rustc_hash::FxHashMap<&[u8], usize> = rustc_hash::FxHashMap::default();
+        // Each propagated word, with the rule and confidence its hits get.
+        let mut needles: rustc_hash::FxHashMap<&[u8], (usize, f32)> = Default::default();
         let mut found_words = Vec::new();
         for finding in &scratch.candidates {
             if !inner.rules.propagate.contains(&finding.entity) {
@@ -729,8 +738,7 @@ impl Matcher {
             found_words.clear();
             words_into(&text[finding.start..finding.end], &mut found_words);
             for word in &found_words {
-                let bytes = &text[finding.start + word.start..finding.start + word.end];
-                if !(word.shape.is_title() || word.shape.is_upper()) || word.end - word.start < 3 {
+                if !is_propagatable(word) {
                     continue;
                 }
                 let (_, any) = word_masks(
@@ -742,51 +750,50 @@ impl Matcher {
                 if any & inner.propagation_guard != 0 {
                     continue;
                 }
-                let needle = (
-                    bytes,
-                    finding.rule,
-                    finding.confidence - PROPAGATION_DISCOUNT,
-                );
-                match seen.entry(bytes) {
-                    std::collections::hash_map::Entry::Vacant(slot) => {
-                        slot.insert(needles.len());
-                        needles.push(needle);
-                    }
-                    std::collections::hash_map::Entry::Occupied(slot) => {
-                        let held = &mut needles[*slot.get()];
-                        if needle.1 < held.1 || needle.1 == held.1 && needle.2 > held.2 {
+                let bytes = &text[finding.start + word.start..finding.start + word.end];
+                let needle = (finding.rule, finding.confidence - PROPAGATION_DISCOUNT);
+                needles
+                    .entry(bytes)
+                    .and_modify(|held| {
+                        if needle.0 < held.0 || needle.0 == held.0 && needle.1 > held.1 {
                             *held = needle;
                         }
-                    }
-                }
+                    })
+                    .or_insert(needle);
             }
         }
         if needles.is_empty() {
             return;
         }
-        let Ok(automaton) = AhoCorasick::builder()
-            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
-            .build(needles.iter().map(|(n, ..)| n))
-        else {
-            return;
-        };
-        for hit in automaton.find_iter(text) {
-            if !is_word_boundary(text, hit.start(), hit.end()) {
+        // PERF: the text's words are already split (for the dictionary rules), so one hash
+        // lookup per capitalised word finds every hit; an Aho-Corasick automaton over the
+        // needles cost a build per text and a full pass.
+        if scratch.words.is_empty() {
+            words_into(text, &mut scratch.words);
+        }
+        for word in &scratch.words {
+            if !is_propagatable(word) {
                 continue;
             }
-            let (_, rule, confidence) = needles[hit.pattern().as_usize()];
+            let Some(&(rule, confidence)) = needles.get(&text[word.start..word.end]) else {
+                continue;
+            };
             if confidence >= inner.min_confidence {
-                let entity = inner.rules.rules[rule].entity;
                 scratch.candidates.push(Finding {
-                    start: hit.start(),
-                    end: hit.end(),
-                    entity,
+                    start: word.start,
+                    end: word.end,
+                    entity: inner.rules.rules[rule].entity,
                     rule,
                     confidence,
                 });
             }
         }
     }
+}
+
+/// Whether a word can carry a name elsewhere in the text: capitalised, three bytes or more.
+fn is_propagatable(word: &Word) -> bool {
+    (word.shape.is_title() || word.shape.is_upper()) && word.end - word.start >= 3
 }
 
 /// The words of a text with their dictionary masks (see [`word_masks`]).
@@ -864,20 +871,17 @@ fn compile_contexts(rules: &[Rule]) -> Result<(Option<AhoCorasick>, Vec<RuleCont
             ));
         }
         let mut compiled = RuleContext::default();
-        for entry in rule.context.iter() {
-            let mut ids: Vec<u32> = entry
-                .words
-                .iter()
-                .map(|w| match words.iter().position(|x| x == w) {
-                    Some(id) => id as u32,
+        for (k, entry) in rule.context.iter().enumerate() {
+            for word in entry.words.iter() {
+                let id = match words.iter().position(|x| x == word) {
+                    Some(id) => id,
                     None => {
-                        words.push(w);
-                        (words.len() - 1) as u32
+                        words.push(word);
+                        words.len() - 1
                     }
-                })
-                .collect();
-            ids.sort_unstable();
-            ids.dedup();
+                };
+                *compiled.entries_of_word.entry(id as u32).or_default() |= 1 << k;
+            }
             let longest_word = entry.words.iter().map(String::len).max().unwrap_or(0);
             let reach = entry.window + longest_word;
             if entry.side != Side::After {
@@ -887,7 +891,6 @@ fn compile_contexts(rules: &[Rule]) -> Result<(Option<AhoCorasick>, Vec<RuleCont
                 compiled.reach_after = compiled.reach_after.max(reach);
             }
             compiled.entries.push(ContextEntry {
-                words: ids,
                 effect: entry.effect,
                 window: entry.window,
                 side: entry.side,
