@@ -148,6 +148,8 @@ pub struct Scratch {
     words: Vec<Word>,
     all_masks: Vec<u64>,
     any_masks: Vec<u64>,
+    /// Indexes of the words some dictionary holds (a non-zero `any` mask).
+    listed_words: Vec<usize>,
     key: String,
     candidates: Vec<Finding>,
     stats: Vec<RuleStats>,
@@ -353,6 +355,7 @@ impl Matcher {
             words: Vec::new(),
             all_masks: Vec::new(),
             any_masks: Vec::new(),
+            listed_words: Vec::new(),
             key: String::new(),
             candidates: Vec::new(),
             stats: vec![RuleStats::default(); inner.rules.rules.len()],
@@ -506,7 +509,8 @@ impl Matcher {
         words_into(text, &mut scratch.words);
         scratch.all_masks.clear();
         scratch.any_masks.clear();
-        for word in &scratch.words {
+        scratch.listed_words.clear();
+        for (index, word) in scratch.words.iter().enumerate() {
             let (all, any) = if word.shape.initial_upper || inner.any_case {
                 word_masks(text, word, lexicon, &mut scratch.key)
             } else {
@@ -514,6 +518,9 @@ impl Matcher {
             };
             scratch.all_masks.push(all);
             scratch.any_masks.push(any);
+            if any != 0 {
+                scratch.listed_words.push(index);
+            }
         }
         let view = WordView {
             words: &scratch.words,
@@ -527,10 +534,13 @@ impl Matcher {
                 continue;
             };
             let words = view.words;
-            let mut i = 0;
-            while i < words.len() {
+            // PERF: a match starts at a word some dictionary holds, so only those are tried.
+            let mut next_free = 0;
+            for &i in &scratch.listed_words {
+                if i < next_free {
+                    continue;
+                }
                 let Some(mut end) = self.word_match_at(text, &view, key, word_rule, i) else {
-                    i += 1;
                     continue;
                 };
                 let mut start = i;
@@ -588,7 +598,7 @@ impl Matcher {
                         confidence.clamp(0.0, 1.0),
                     );
                 }
-                i = end;
+                next_free = end;
             }
         }
     }
