@@ -145,6 +145,8 @@ pub struct Scratch {
     segment_ends: Vec<usize>,
     /// Windows to search, per pattern.
     windows: Vec<Vec<(usize, usize)>>,
+    /// The patterns that have windows, in the order they got their first.
+    matched_patterns: Vec<usize>,
     words: Vec<Word>,
     all_masks: Vec<u64>,
     any_masks: Vec<u64>,
@@ -352,6 +354,7 @@ impl Matcher {
                 .collect(),
             segment_ends: Vec::new(),
             windows: vec![Vec::new(); inner.patterns.len()],
+            matched_patterns: Vec::new(),
             words: Vec::new(),
             all_masks: Vec::new(),
             any_masks: Vec::new(),
@@ -432,7 +435,11 @@ impl Matcher {
         if let Dispatch::Automaton = dispatch
             && collect_windows(dfa, &inner.patterns, text, scratch).is_ok()
         {
-            for id in 0..inner.patterns.len() {
+            // PERF: only the patterns that matched are visited (cells of a table are many
+            // tiny texts); pattern order keeps candidate order independent of the text.
+            let mut matched = std::mem::take(&mut scratch.matched_patterns);
+            matched.sort_unstable();
+            for &id in &matched {
                 let mut windows = std::mem::take(&mut scratch.windows[id]);
                 for &(start, end) in &windows {
                     self.search_pattern(text, scratch, id, start..end);
@@ -440,6 +447,8 @@ impl Matcher {
                 windows.clear();
                 scratch.windows[id] = windows;
             }
+            matched.clear();
+            scratch.matched_patterns = matched;
             return;
         }
         for segment in segments(text) {
@@ -853,11 +862,18 @@ fn collect_windows(
         match windows.last_mut() {
             // Merge within a segment only: a window never crosses a segment boundary.
             Some(last) if start <= last.1 && last.1 > segment_start => last.1 = end,
-            _ => windows.push((start, end)),
+            Some(_) => windows.push((start, end)),
+            None => {
+                windows.push((start, end));
+                scratch.matched_patterns.push(pattern);
+            }
         }
     };
     if result.is_err() {
-        scratch.windows.iter_mut().for_each(Vec::clear);
+        for &id in &scratch.matched_patterns {
+            scratch.windows[id].clear();
+        }
+        scratch.matched_patterns.clear();
     }
     result
 }
