@@ -167,6 +167,8 @@ const VOCABULARY: &[(&str, HeaderHint)] = {
         ("passport", e(OtherId)), ("guid", e(OtherId)), ("uuid", e(OtherId)),
         ("accession", e(OtherId)), ("encounter", e(OtherId)), ("encounterid", e(OtherId)),
         ("claimid", e(OtherId)), ("login", e(OtherId)), ("userid", e(OtherId)),
+        ("nationalid", e(OtherId)), ("nationalidentifier", e(OtherId)),
+        ("personalid", e(OtherId)), ("idnumber", e(OtherId)),
         // Free text.
         ("note", TEXT), ("notes", TEXT), ("comment", TEXT), ("comments", TEXT),
         ("narrative", TEXT), ("remarks", TEXT), ("freetext", TEXT), ("message", TEXT),
@@ -176,6 +178,10 @@ const VOCABULARY: &[(&str, HeaderHint)] = {
         ("firmware", Not), ("model", Not), ("status", Not), ("icd10", Not), ("icd", Not),
         ("cpt", Not), ("loinc", Not), ("code", Not), ("mtcn", Not), ("organization", Not),
         ("org", Not), ("payer", Not), ("useragent", Not), ("method", Not), ("bytes", Not),
+        // Parcels, not people; and the expiry of a card or document is not a date of the
+        // person's life or care (Safe Harbor's dates are).
+        ("ups", Not), ("tracking", Not), ("trackingnumber", Not), ("expires", Not),
+        ("expiry", Not), ("expiration", Not), ("expirationdate", Not), ("expirydate", Not),
     ]
 };
 
@@ -248,13 +254,19 @@ fn decide(
         let share = profile.whole_share(named);
         return (Label::Entity(named), (0.75 + share * 0.25) as f32);
     }
+    let not_an_identifier = hint == Some(HeaderHint::NotAnIdentifier);
     if let Some((entity, share)) = best
         && share >= VALUE_DECIDES
     {
-        return (Label::Entity(entity), (0.6 + share * 0.4).min(0.99) as f32);
+        // Date-shaped values under such a header (`version 1/2020`, `expires 3/2027`) are
+        // not dates of a person.
+        if !(not_an_identifier && entity == EntityType::Date) {
+            return (Label::Entity(entity), (0.6 + share * 0.4).min(0.99) as f32);
+        }
+        evidence.push("the header names no date of a person".to_owned());
+        return (Label::None, 0.7);
     }
     let text_like = profile.mean_words >= 4.0 && profile.mean_len >= 25.0;
-    let not_an_identifier = hint == Some(HeaderHint::NotAnIdentifier);
     if header == Some(Label::FreeText)
         || (text_like && profile.any_share >= 0.1 && !not_an_identifier)
     {
@@ -302,12 +314,14 @@ fn same_format(a: EntityType, b: EntityType) -> bool {
 }
 
 /// Splits a header into lower-case words at separators, case changes and letter/digit
-/// changes: `birth_dt` → birth, dt; `PatNm` → pat, nm; `zip5` → zip, 5.
+/// changes: `birth_dt` → birth, dt; `PatNm` → pat, nm; `zip5` → zip, 5; `CCExpires` → cc,
+/// expires (an acronym ends before the capital that starts the next word).
 fn header_words(name: &str) -> Vec<String> {
     let mut words: Vec<String> = Vec::new();
     let mut current = String::new();
     let mut previous: Option<char> = None;
-    for c in name.chars() {
+    let mut chars = name.chars().peekable();
+    while let Some(c) = chars.next() {
         if !c.is_alphanumeric() {
             if !current.is_empty() {
                 words.push(std::mem::take(&mut current));
@@ -315,8 +329,11 @@ fn header_words(name: &str) -> Vec<String> {
             previous = None;
             continue;
         }
+        let next_lower = chars.peek().is_some_and(|n| n.is_lowercase());
         let boundary = previous.is_some_and(|p| {
-            (p.is_lowercase() && c.is_uppercase()) || (p.is_alphabetic() != c.is_alphabetic())
+            (p.is_lowercase() && c.is_uppercase())
+                || (p.is_uppercase() && c.is_uppercase() && next_lower)
+                || (p.is_alphabetic() != c.is_alphabetic())
         });
         if boundary && !current.is_empty() {
             words.push(std::mem::take(&mut current));
@@ -385,6 +402,9 @@ struct Profile {
     digits: f64,
     /// Share of values that are dotted numbers (versions, decimals).
     dotted_numbers: f64,
+    /// Share of values in scientific notation (`5.54563E+15`): a spreadsheet rounded a
+    /// long number, so its digits no longer hold the identifier.
+    scientific: f64,
 }
 
 impl Profile {
@@ -403,6 +423,7 @@ impl Profile {
         let mut distinct = HashSet::new();
         let (mut len, mut words) = (0usize, 0usize);
         let (mut code_like, mut letters, mut digits, mut dotted) = (0, 0, 0, 0);
+        let mut scientific = 0;
         for value in values {
             distinct.insert(value.as_str());
             len += value.len();
@@ -421,6 +442,7 @@ impl Profile {
                         .bytes()
                         .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-'),
             );
+            scientific += usize::from(is_scientific(value));
             findings.clear();
             matcher.scan_into(value.as_bytes(), &mut scratch, &mut findings);
             if !findings.is_empty() {
@@ -452,6 +474,7 @@ impl Profile {
         profile.letters = letters as f64 / n;
         profile.digits = digits as f64 / n;
         profile.dotted_numbers = dotted as f64 / n;
+        profile.scientific = scientific as f64 / n;
         profile
     }
 
@@ -486,20 +509,34 @@ impl Profile {
             County => self.letters >= 0.6 || self.digits >= 0.9,
             City | Facility => self.letters >= 0.6,
             Ssn | Phone | Fax | Zip | Date | IpAddress | GeoCoordinate | CreditCard | AgeOver89 => {
-                self.digits >= 0.6
+                self.digits >= 0.6 && self.scientific < 0.5
             }
             _ => true,
         }
     }
 
-    /// Unique codes of letters and digits without spaces, with no known format.
+    /// Unique codes of letters and digits without spaces, with no known format (numbers,
+    /// dotted or in scientific notation, are not codes).
     fn is_opaque_code(&self) -> bool {
         self.values >= 5
             && self.distinct_ratio >= 0.9
             && self.code_like >= 0.8
             && self.dotted_numbers < 0.5
+            && self.scientific < 0.5
             && (6.0..=64.0).contains(&self.mean_len)
     }
+}
+
+/// `5.54563E+15`, `-1.2e-3`: a mantissa with a decimal point, then an exponent.
+fn is_scientific(value: &str) -> bool {
+    let Some((mantissa, exponent)) = value.trim().split_once(['e', 'E']) else {
+        return false;
+    };
+    let mantissa = mantissa.strip_prefix('-').unwrap_or(mantissa);
+    let exponent = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+    let number = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    matches!(mantissa.split_once('.'), Some((whole, fraction)) if number(whole) && number(fraction))
+        && number(exponent)
 }
 
 #[cfg(test)]
@@ -531,6 +568,7 @@ mod tests {
         assert_eq!(header_words("PatNm"), ["pat", "nm"]);
         assert_eq!(header_words("zip5"), ["zip", "5"]);
         assert_eq!(header_words("EMAIL-Addr"), ["email", "addr"]);
+        assert_eq!(header_words("CCExpires"), ["cc", "expires"]);
     }
 
     #[test]
@@ -622,6 +660,67 @@ mod tests {
         assert_eq!(
             class(&m, "col_2", ColumnKind::Text, &versions).label,
             Label::None
+        );
+    }
+
+    #[test]
+    fn headers_that_name_no_person_overrule_value_shapes() {
+        let m = matcher();
+        let months = ["1/2020", "3/2022", "5/2020", "5/2023", "4/2024"];
+        assert_eq!(
+            class(&m, "CCExpires", ColumnKind::Text, &months).label,
+            Label::None
+        );
+        assert_eq!(
+            class(&m, "col_9", ColumnKind::Text, &months).label,
+            Label::Entity(EntityType::Date)
+        );
+        let parcels = [
+            "1Z 789 686 82 8979 914 6",
+            "1Z V38 747 73 7311 832 9",
+            "1Z 061 1E5 71 3400 427 4",
+        ];
+        assert_eq!(
+            class(&m, "UPS", ColumnKind::Text, &parcels).label,
+            Label::None
+        );
+    }
+
+    #[test]
+    fn spreadsheet_rounded_numbers_hold_no_card_number() {
+        let m = matcher();
+        let rounded = [
+            "5.54563E+15",
+            "4.91692E+15",
+            "5.2877E+15",
+            "4.71611E+15",
+            "3.52814E+15",
+            "6.01176E+15",
+        ];
+        assert_eq!(
+            class(&m, "CCNumber", ColumnKind::Text, &rounded).label,
+            Label::None
+        );
+        let cards = ["5545634085461876", "5317250628844522", "4916921703777575"];
+        assert_eq!(
+            class(&m, "CCNumber", ColumnKind::Text, &cards).label,
+            Label::Entity(EntityType::CreditCard)
+        );
+        assert!(is_scientific("-1.2e-3") && !is_scientific("1e5") && !is_scientific("E+15"));
+    }
+
+    #[test]
+    fn a_national_id_header_marks_identifiers_of_any_country() {
+        let m = matcher();
+        let ids = [
+            "5706114632083",
+            "WK48391724",
+            "190641-4941",
+            "2791269679323 49",
+        ];
+        assert_eq!(
+            class(&m, "NationalID", ColumnKind::Text, &ids).label,
+            Label::Entity(EntityType::OtherId)
         );
     }
 
