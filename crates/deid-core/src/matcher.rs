@@ -286,20 +286,8 @@ impl Matcher {
         let end_finder = if sources.is_empty() {
             None
         } else {
-            let dfa = DFA::builder()
-                .configure(
-                    DFA::config()
-                        .match_kind(MatchKind::All)
-                        .cache_capacity(END_FINDER_CACHE_BYTES),
-                )
-                .syntax(syntax_config())
-                .thompson(
-                    thompson::Config::new()
-                        .utf8(false)
-                        .which_captures(WhichCaptures::None),
-                )
-                .build_many(&sources)
-                .map_err(|e| build_error(None, e.to_string()))?;
+            let dfa =
+                end_finder(&sources, END_FINDER_CACHE_BYTES).map_err(|e| build_error(None, e))?;
             Some(dfa)
         };
         let (context_words, contexts) =
@@ -822,6 +810,30 @@ struct WordView<'a> {
     any: &'a [u64],
 }
 
+/// The forward DFA over every pattern that reports where matches end. It gives up (and the
+/// scan falls back to every pattern over every segment) when its cache is cleared more
+/// than 3 times while building a state per fewer than 10 bytes searched: the heuristic
+/// regex-automata's meta engine uses before it leaves its lazy DFA.
+fn end_finder(sources: &[&str], cache_bytes: usize) -> Result<DFA, String> {
+    DFA::builder()
+        .configure(
+            DFA::config()
+                .match_kind(MatchKind::All)
+                .cache_capacity(cache_bytes)
+                .skip_cache_capacity_check(true)
+                .minimum_cache_clear_count(Some(3))
+                .minimum_bytes_per_state(Some(10)),
+        )
+        .syntax(syntax_config())
+        .thompson(
+            thompson::Config::new()
+                .utf8(false)
+                .which_captures(WhichCaptures::None),
+        )
+        .build_many(sources)
+        .map_err(|e| e.to_string())
+}
+
 /// Runs the end finder over `text` and fills `scratch.windows` with the windows each
 /// pattern must search (see "Why the windows are exact"). On error (the DFA gave up) the
 /// windows are left empty.
@@ -1190,6 +1202,62 @@ mod tests {
             resolve_overlaps(&mut candidates, &mut out);
             proptest::prop_assert_eq!(out, expected);
         }
+    }
+
+    /// An end finder whose cache is too small gives up, and the scan falls back to every
+    /// pattern over every segment with the same findings.
+    #[test]
+    fn a_thrashing_end_finder_falls_back_to_each_pattern() {
+        let rules = crate::RuleSetBuilder::new().bundled().build().unwrap();
+        let fast = Matcher::new(rules.clone()).unwrap();
+        let mut slow = Matcher::new(rules).unwrap();
+        let sources: Vec<&str> = slow
+            .inner
+            .rules
+            .rules
+            .iter()
+            .flat_map(|r| r.patterns().iter().map(String::as_str))
+            .collect();
+        let tiny = end_finder(&sources, 0).unwrap();
+        Arc::get_mut(&mut slow.inner).unwrap().end_finder = Some(tiny);
+        // Varied text (a fixed pseudo-random mix of words, digits and punctuation) needs
+        // new states all the time; one known note in the middle gives findings.
+        let pieces = [
+            "Dr.",
+            "Smith",
+            "MRN:",
+            "536-90-4399",
+            "Elm",
+            "St",
+            "call",
+            "(312)",
+            ",",
+            "\n",
+        ];
+        let mut state = 0x2545_f491u32;
+        let mut text = String::new();
+        for i in 0..4000 {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            text.push_str(pieces[(state >> 16) as usize % pieces.len()]);
+            text.push_str(&((state >> 8) % 1000).to_string());
+            text.push(' ');
+            if i == 2000 {
+                text.push_str("\nSeen by Dr. Angie Żukowski on 03/14/2021, SSN 536-90-4399.\n");
+            }
+        }
+        let mut scratch = slow.scratch();
+        let inner = &*slow.inner;
+        let gave_up = collect_windows(
+            inner.end_finder.as_ref().unwrap(),
+            &inner.patterns,
+            text.as_bytes(),
+            &mut scratch,
+        );
+        assert!(gave_up.is_err(), "the tiny cache must make the DFA give up");
+        assert!(scratch.matched_patterns.is_empty());
+        let expected = fast.scan(text.as_bytes());
+        assert!(!expected.is_empty());
+        assert_eq!(slow.scan(text.as_bytes()), expected);
     }
 
     #[test]
