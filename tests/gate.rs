@@ -263,6 +263,18 @@ impl Harness {
         command.output().unwrap()
     }
 
+    /// The ingested datasets, as `deid gate datasets --format json` lists them to root.
+    fn datasets(&self) -> Vec<Value> {
+        serde_json::from_str(&self.ok(&root_user(), &["datasets", "--format", "json"])).unwrap()
+    }
+
+    /// Where the gate keeps a dataset's verified copy.
+    fn stored_copy(&self, dataset: &Value) -> PathBuf {
+        self.gate
+            .join("import")
+            .join(dataset["sha256"].as_str().unwrap())
+    }
+
     /// Runs a command that must succeed and returns its stdout.
     fn ok(&self, user: &User, args: &[&str]) -> String {
         let out = self.run(user, args);
@@ -595,15 +607,10 @@ mod ingest_from_azure {
             None,
             "the object stays"
         );
-        let datasets: Vec<Value> =
-            serde_json::from_str(&gate.ok(&root_user(), &["datasets", "--format", "json"]))
-                .unwrap();
+        let datasets = gate.datasets();
         assert_eq!(datasets.len(), 1);
         assert_eq!(datasets[0]["owner"], alice.name);
-        let copy = gate
-            .gate
-            .join("import")
-            .join(datasets[0]["sha256"].as_str().unwrap());
+        let copy = gate.stored_copy(&datasets[0]);
         assert_eq!(fs::read_to_string(copy).unwrap(), CLEAN_TABLE);
         let missing = gate.refused(
             &alice,
@@ -934,14 +941,9 @@ mod crash {
                 // The client never heard back, so it kept the original; a committed copy is
                 // verified and read-only.
                 assert!(original.exists(), "{point}: the original is gone");
-                let datasets: Vec<Value> =
-                    serde_json::from_str(&gate.ok(&root_user(), &["datasets", "--format", "json"]))
-                        .unwrap();
+                let datasets = gate.datasets();
                 for dataset in &datasets {
-                    let copy = gate
-                        .gate
-                        .join("import")
-                        .join(dataset["sha256"].as_str().unwrap());
+                    let copy = gate.stored_copy(dataset);
                     assert_eq!(fs::read_to_string(&copy).unwrap(), CLEAN_TABLE, "{point}");
                     assert_eq!(
                         fs::metadata(&copy).unwrap().permissions().mode() & 0o222,
@@ -1274,19 +1276,14 @@ mod ingest_and_watch {
             );
             assert!(!original.exists(), "round {round}: the original stays");
         }
-        let datasets: Vec<Value> =
-            serde_json::from_str(&gate.ok(&root_user(), &["datasets", "--format", "json"]))
-                .unwrap();
+        let datasets = gate.datasets();
         assert_eq!(
             datasets.len(),
             1,
             "the same content is stored once: {datasets:?}"
         );
         assert_eq!(datasets[0]["owner"], alice.name);
-        let copy = gate
-            .gate
-            .join("import")
-            .join(datasets[0]["sha256"].as_str().unwrap());
+        let copy = gate.stored_copy(&datasets[0]);
         assert_eq!(fs::read_to_string(copy).unwrap(), CLEAN_TABLE);
         let bad = gate.refused(&alice, &["ingest", "--dataset", "../x", "/etc/hostname"]);
         assert!(bad.contains("dataset name"), "{bad}");

@@ -445,13 +445,7 @@ impl Destination {
                 prefix,
                 runtime,
             } => {
-                if tokio::runtime::Handle::try_current().is_ok() {
-                    return Err(DestinationError::InsideRuntime {
-                        destination: url.clone(),
-                        key: key.to_string(),
-                    });
-                }
-                let location = child_path(prefix, &parts);
+                let location = store_location(url, prefix, key, &parts)?;
                 let upload = Upload {
                     url,
                     store: store.as_ref(),
@@ -512,13 +506,7 @@ impl Destination {
                 prefix,
                 runtime,
             } => {
-                if tokio::runtime::Handle::try_current().is_ok() {
-                    return Err(DestinationError::InsideRuntime {
-                        destination: url.clone(),
-                        key: key.to_string(),
-                    });
-                }
-                let location = child_path(prefix, &parts);
+                let location = store_location(url, prefix, key, &parts)?;
                 let store_error = |source| DestinationError::Store {
                     destination: url.clone(),
                     key: key.to_string(),
@@ -549,7 +537,8 @@ impl Destination {
         }
     }
 
-    /// Deletes the object or file at `key` (nothing there is not an error).
+    /// Deletes the object or file at `key` (nothing there is not an error). Must be called
+    /// outside a tokio runtime.
     pub fn delete(&self, key: &str) -> Result<(), DestinationError> {
         let parts = self.check_key(key)?;
         match self {
@@ -567,7 +556,7 @@ impl Destination {
                 prefix,
                 runtime,
             } => {
-                let location = child_path(prefix, &parts);
+                let location = store_location(url, prefix, key, &parts)?;
                 match runtime.block_on(store.delete(&location)) {
                     Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
                     Err(e) => Err(DestinationError::Store {
@@ -670,10 +659,23 @@ fn join_parts(root: &FsPath, parts: &[&str]) -> PathBuf {
     path
 }
 
-fn child_path(prefix: &StorePath, parts: &[&str]) -> StorePath {
-    parts
+/// Where `key` lives in an object store. Refused inside a tokio runtime: every store call
+/// blocks on the destination's own runtime, which would panic there.
+fn store_location(
+    url: &str,
+    prefix: &StorePath,
+    key: &str,
+    parts: &[&str],
+) -> Result<StorePath, DestinationError> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(DestinationError::InsideRuntime {
+            destination: url.to_string(),
+            key: key.to_string(),
+        });
+    }
+    Ok(parts
         .iter()
-        .fold(prefix.clone(), |path, part| path.join(*part))
+        .fold(prefix.clone(), |path, part| path.join(*part)))
 }
 
 /// Writes `file` to `root/parts...` atomically and durably.
