@@ -21,6 +21,7 @@ use std::fmt;
 
 use deid_core::{EntityType, Finding, Matcher};
 
+use crate::subject::TableSubject;
 use crate::table::{ColumnInfo, ColumnKind, ColumnSample};
 
 /// Values sampled per column.
@@ -185,12 +186,26 @@ const VOCABULARY: &[(&str, HeaderHint)] = {
     ]
 };
 
-/// Classifies one column from its header, declared kind and sample.
-pub fn classify(matcher: &Matcher, column: &ColumnInfo, sample: &ColumnSample) -> ColumnClass {
+/// Classifies one column of a table that lists `subject` from its header, declared kind and
+/// sample.
+pub fn classify(
+    matcher: &Matcher,
+    column: &ColumnInfo,
+    subject: TableSubject,
+    sample: &ColumnSample,
+) -> ColumnClass {
     let (hint, strong) = header_hint(&column.name).unzip();
-    let strong = strong.unwrap_or(false);
-    let profile = Profile::of(matcher, &sample.values);
+    let mut strong = strong.unwrap_or(false);
     let mut evidence = Vec::new();
+    let profile = Profile::of(matcher, &sample.values);
+    let hint = match subject_hint(subject, &header_words(&column.name), &profile) {
+        Some((subject_hint, why)) => {
+            evidence.push(why.to_owned());
+            strong = true;
+            Some(subject_hint)
+        }
+        None => hint,
+    };
     if let Some(HeaderHint::Label(label)) = hint {
         evidence.push(format!("header suggests {label}"));
     }
@@ -202,6 +217,32 @@ pub fn classify(matcher: &Matcher, column: &ColumnInfo, sample: &ColumnSample) -
         evidence,
         sampled: sample.values.len(),
     }
+}
+
+/// What the table's subject says of a column holding the table's own key or name, with
+/// why; `None` for other columns, which keep their header's meaning. A patients table's
+/// key counts as their record number only when its values could be one: row numbers
+/// (`1`, `2`, `3`) number rows, not people.
+fn subject_hint(
+    subject: TableSubject,
+    header: &[String],
+    profile: &Profile,
+) -> Option<(HeaderHint, &'static str)> {
+    let not = HeaderHint::NotAnIdentifier;
+    if subject.is_own_key(header) {
+        return match subject {
+            TableSubject::Patients if !profile.is_record_number() => None,
+            TableSubject::Patients => Some((
+                HeaderHint::Label(Label::Entity(EntityType::Mrn)),
+                "the key of a table of patients is their record number",
+            )),
+            TableSubject::Clinicians => Some((not, "the key of a table of clinicians")),
+            TableSubject::Organizations => Some((not, "the key of a table of organisations")),
+            TableSubject::Other => None,
+        };
+    }
+    (subject == TableSubject::Organizations && subject.is_own_name(header))
+        .then_some((not, "the name of an organisation, not of a person"))
 }
 
 fn decide(
@@ -316,7 +357,7 @@ fn same_format(a: EntityType, b: EntityType) -> bool {
 /// Splits a header into lower-case words at separators, case changes and letter/digit
 /// changes: `birth_dt` → birth, dt; `PatNm` → pat, nm; `zip5` → zip, 5; `CCExpires` → cc,
 /// expires (an acronym ends before the capital that starts the next word).
-fn header_words(name: &str) -> Vec<String> {
+pub(crate) fn header_words(name: &str) -> Vec<String> {
     let mut words: Vec<String> = Vec::new();
     let mut current = String::new();
     let mut previous: Option<char> = None;
@@ -515,6 +556,15 @@ impl Profile {
         }
     }
 
+    /// Unique single-word values at least five characters long: what a record number
+    /// looks like, whatever its alphabet.
+    fn is_record_number(&self) -> bool {
+        self.values >= 1
+            && self.distinct_ratio >= 0.9
+            && self.mean_len >= 5.0
+            && self.mean_words <= 1.0
+    }
+
     /// Unique codes of letters and digits without spaces, with no known format (numbers,
     /// dotted or in scientific notation, are not codes).
     fn is_opaque_code(&self) -> bool {
@@ -550,6 +600,16 @@ mod tests {
     }
 
     fn class(matcher: &Matcher, name: &str, kind: ColumnKind, values: &[&str]) -> ColumnClass {
+        class_in(matcher, TableSubject::Other, name, kind, values)
+    }
+
+    fn class_in(
+        matcher: &Matcher,
+        subject: TableSubject,
+        name: &str,
+        kind: ColumnKind,
+        values: &[&str],
+    ) -> ColumnClass {
         let column = ColumnInfo {
             name: name.to_owned(),
             kind,
@@ -559,7 +619,7 @@ mod tests {
             rows_seen: values.len() as u64,
             empty: 0,
         };
-        classify(matcher, &column, &sample)
+        classify(matcher, &column, subject, &sample)
     }
 
     #[test]
@@ -661,6 +721,59 @@ mod tests {
             class(&m, "col_2", ColumnKind::Text, &versions).label,
             Label::None
         );
+    }
+
+    #[test]
+    fn the_tables_subject_settles_its_key_and_name() {
+        let m = matcher();
+        let keys: Vec<String> = (0..20)
+            .map(|i| {
+                format!(
+                    "{:08x}-5d1e-4c2b-9f3a-{:012x}",
+                    0x1b2c3d4e + i * 7919,
+                    i * 31
+                )
+            })
+            .collect();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let label = |subject, header: &str, values: &[&str]| {
+            class_in(&m, subject, header, ColumnKind::Text, values).label
+        };
+        let mrn = Label::Entity(EntityType::Mrn);
+        assert_eq!(label(TableSubject::Patients, "Id", &keys), mrn);
+        assert_eq!(label(TableSubject::Patients, "patient_id", &keys), mrn);
+        assert_eq!(label(TableSubject::Organizations, "Id", &keys), Label::None);
+        assert_eq!(label(TableSubject::Clinicians, "Id", &keys), Label::None);
+        let rows = ["1", "2", "3", "4", "5", "6"];
+        assert_eq!(label(TableSubject::Patients, "id", &rows), Label::None);
+        // A key of anything else stays a likely quasi-identifier.
+        let other = Label::Entity(EntityType::OtherId);
+        assert_eq!(label(TableSubject::Other, "Id", &keys), other);
+
+        let names = [
+            "Mercy Hospital",
+            "Saint Luke Clinic",
+            "Lakeside Family Care",
+            "Bryan Health",
+        ];
+        assert_eq!(
+            label(TableSubject::Organizations, "NAME", &names),
+            Label::None
+        );
+        // A person named in a table of organisations is still a name.
+        let people = [
+            "Maria Lopez",
+            "John Smith",
+            "Ana Silva",
+            "Peter Novak",
+            "Li Wei",
+        ];
+        let name = Label::Entity(EntityType::Name);
+        assert_eq!(
+            label(TableSubject::Organizations, "contact_name", &people),
+            name
+        );
+        assert_eq!(label(TableSubject::Clinicians, "NAME", &people), name);
     }
 
     #[test]

@@ -17,6 +17,7 @@ use deid_formats::sink::{FindingRecord, round_confidence};
 use deid_tables::classify::{self, ColumnClass, Label, SAMPLE_SIZE};
 use deid_tables::csv::{CsvLayout, CsvOptions, PartReport};
 use deid_tables::parquet::ParquetTable;
+use deid_tables::subject::TableSubject;
 use deid_tables::{CellRewriter as _, ColumnInfo, ColumnSample};
 use rayon::prelude::*;
 
@@ -128,6 +129,7 @@ impl Table {
         pins: &Pins,
     ) -> anyhow::Result<Vec<ColumnClass>> {
         let samples = self.sample()?;
+        let subject = TableSubject::of(&file_stem(name));
         Ok(self
             .columns()
             .par_iter()
@@ -140,7 +142,7 @@ impl Table {
                     evidence: vec!["pinned by the user".to_owned()],
                     sampled: 0,
                 },
-                None => classify::classify(engine.matcher(), column, sample),
+                None => classify::classify(engine.matcher(), column, subject, sample),
             })
             .collect())
     }
