@@ -76,6 +76,12 @@ pub struct RuleDescription {
 pub struct FindingSink<W: Write> {
     format: SinkFormat,
     out: W,
+    /// One record, serialised before it is written whole.
+    ///
+    /// PERF: serde_json writes a record as a dozen small pieces; into a `Vec` each is an
+    /// inlined copy, into a `BufWriter` a call. Tables report every labelled cell, so this
+    /// was a tenth of a table scan's time.
+    line: Vec<u8>,
     written: u64,
     rules: Vec<RuleDescription>,
     counts: BTreeMap<String, BTreeMap<EntityType, u64>>,
@@ -88,6 +94,7 @@ impl<W: Write> FindingSink<W> {
         FindingSink {
             format,
             out,
+            line: Vec::new(),
             written: 0,
             rules,
             counts: BTreeMap::new(),
@@ -105,23 +112,24 @@ impl<W: Write> FindingSink<W> {
     /// # Errors
     /// When the output cannot be written.
     pub fn write(&mut self, record: &FindingRecord<'_>) -> io::Result<()> {
+        self.line.clear();
         match self.format {
             SinkFormat::Jsonl => {
-                serde_json::to_writer(&mut self.out, record)?;
-                self.out.write_all(b"\n")?;
+                serde_json::to_writer(&mut self.line, record)?;
+                self.line.push(b'\n');
             }
             SinkFormat::Json => {
-                self.out
-                    .write_all(if self.written == 0 { b"[\n" } else { b",\n" })?;
-                serde_json::to_writer(&mut self.out, record)?;
+                let separator: &[u8] = if self.written == 0 { b"[\n" } else { b",\n" };
+                self.line.extend_from_slice(separator);
+                serde_json::to_writer(&mut self.line, record)?;
             }
             SinkFormat::Sarif => {
                 if self.written == 0 {
                     self.sarif_header()?;
                 } else {
-                    self.out.write_all(b",\n")?;
+                    self.line.extend_from_slice(b",\n");
                 }
-                serde_json::to_writer(&mut self.out, &sarif_result(record))?;
+                serde_json::to_writer(&mut self.line, &sarif_result(record))?;
             }
             SinkFormat::Summary => {
                 *self
@@ -132,6 +140,7 @@ impl<W: Write> FindingSink<W> {
                     .or_default() += 1;
             }
         }
+        self.out.write_all(&self.line)?;
         self.written += 1;
         Ok(())
     }

@@ -19,7 +19,7 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use deid_core::{EntityType, Finding, Matcher};
+use deid_core::{EntityType, Finding, Matcher, Scratch};
 
 use crate::subject::TableSubject;
 use crate::table::{ColumnInfo, ColumnKind, ColumnSample};
@@ -187,9 +187,10 @@ const VOCABULARY: &[(&str, HeaderHint)] = {
 };
 
 /// Classifies one column of a table that lists `subject` from its header, declared kind and
-/// sample.
+/// sample. `scratch` is `matcher`'s: pass a warm one, its automaton states are reused.
 pub fn classify(
     matcher: &Matcher,
+    scratch: &mut Scratch,
     column: &ColumnInfo,
     subject: TableSubject,
     sample: &ColumnSample,
@@ -197,7 +198,7 @@ pub fn classify(
     let (hint, strong) = header_hint(&column.name).unzip();
     let mut strong = strong.unwrap_or(false);
     let mut evidence = Vec::new();
-    let profile = Profile::of(matcher, &sample.values);
+    let profile = Profile::of(matcher, scratch, &sample.values);
     let hint = match subject_hint(subject, &header_words(&column.name), &profile) {
         Some((subject_hint, why)) => {
             evidence.push(why.to_owned());
@@ -449,7 +450,7 @@ struct Profile {
 }
 
 impl Profile {
-    fn of(matcher: &Matcher, values: &[String]) -> Profile {
+    fn of(matcher: &Matcher, scratch: &mut Scratch, values: &[String]) -> Profile {
         let mut profile = Profile {
             values: values.len(),
             ..Profile::default()
@@ -458,7 +459,6 @@ impl Profile {
             return profile;
         }
         let n = values.len() as f64;
-        let mut scratch = matcher.scratch();
         let mut findings: Vec<Finding> = Vec::new();
         let mut any = 0;
         let mut distinct = HashSet::new();
@@ -485,7 +485,7 @@ impl Profile {
             );
             scientific += usize::from(is_scientific(value));
             findings.clear();
-            matcher.scan_into(value.as_bytes(), &mut scratch, &mut findings);
+            matcher.scan_into(value.as_bytes(), scratch, &mut findings);
             if !findings.is_empty() {
                 any += 1;
             }
@@ -619,7 +619,7 @@ mod tests {
             rows_seen: values.len() as u64,
             empty: 0,
         };
-        classify(matcher, &column, subject, &sample)
+        classify(matcher, &mut matcher.scratch(), &column, subject, &sample)
     }
 
     #[test]

@@ -142,7 +142,9 @@ impl Table {
                     evidence: vec!["pinned by the user".to_owned()],
                     sampled: 0,
                 },
-                None => classify::classify(engine.matcher(), column, subject, sample),
+                None => engine.with_scratch(|scratch| {
+                    classify::classify(engine.matcher(), scratch, column, subject, sample)
+                }),
             })
             .collect())
     }
