@@ -137,6 +137,32 @@ fn scan_reports_cells_with_row_and_column() {
 }
 
 #[test]
+fn findings_of_a_table_of_many_parts_come_in_row_order() {
+    // About 6 MiB in parts of 1 MiB: more parts than two threads scan at once, so findings
+    // of one window are written while the next is scanned.
+    let dir = tempfile::tempdir().unwrap();
+    let filler = "stable on room air; plan unchanged ".repeat(6);
+    let mut csv = String::from("ssn,remark\n");
+    let rows = 30_000;
+    for row in 0..rows {
+        let ssn = format!("{:03}-{:02}-{:04}", 100 + row % 500, 1 + row % 98, 1 + row);
+        csv.push_str(&format!("{ssn},{filler}\n"));
+    }
+    let path = write(dir.path(), "many_parts.csv", &csv);
+    let run = deid(&["scan", "--format", "jsonl", "-q", "-j", "2", &path]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let rows_found: Vec<u64> = run
+        .jsonl()
+        .iter()
+        .map(|f| {
+            assert_eq!(f["column"], "ssn", "{f}");
+            f["row"].as_u64().unwrap()
+        })
+        .collect();
+    assert_eq!(rows_found, (0..rows as u64).collect::<Vec<_>>());
+}
+
+#[test]
 fn redact_keeps_shape_delimiter_and_quoting() {
     let dir = tempfile::tempdir().unwrap();
     let semicolons = PATIENTS.replace(',', ";").replace("; ext", ", ext");

@@ -311,48 +311,76 @@ impl TableRun<'_> {
         let column_names: Vec<String> = (0..table.columns().len())
             .map(|i| table.column_name(i))
             .collect();
-        for chunk in parts.chunks(window) {
-            let results: Vec<anyhow::Result<(PartReport, Vec<CellFinding>)>> = pool.install(|| {
+        let scan_window = |chunk: &[usize]| -> Vec<anyhow::Result<(PartReport, Vec<CellFinding>)>> {
+            pool.install(|| {
                 chunk
                     .par_iter()
                     .map(|&part| scan_part(engine, table, part, classes, show_values))
                     .collect()
-            });
-            for result in results {
-                let (report, findings) = result?;
-                report_issues(name, &report, args)?;
-                let matcher = engine.matcher();
-                for cell in &findings {
-                    // Fields past a CSV header are named by position.
-                    let extra;
-                    let column = match column_names.get(cell.column) {
-                        Some(name) => name.as_str(),
-                        None => {
-                            extra = table.column_name(cell.column);
-                            extra.as_str()
-                        }
-                    };
-                    let rule = if cell.finding.rule == usize::MAX {
-                        COLUMN_RULE
-                    } else {
-                        matcher.rule(cell.finding.rule).id()
-                    };
-                    emitter.sink.write(&FindingRecord {
-                        path: name,
-                        doc: None,
-                        field: None,
-                        row: Some(cell.row),
-                        column: Some(column),
-                        start: cell.finding.start,
-                        end: cell.finding.end,
-                        entity: cell.finding.entity,
-                        rule,
-                        confidence: round_confidence(cell.finding.confidence),
-                        value: cell.value.as_deref(),
-                    })?;
-                    emitter.count(cell.finding.entity);
+            })
+        };
+        // PERF: findings are written on this thread while the pool scans the next window;
+        // a table reports every labelled cell, so writing them one window after another
+        // left the pool idle for a fifth of a run.
+        let mut windows = parts.chunks(window);
+        let mut results = windows.next().map(scan_window);
+        while let Some(current) = results.take() {
+            let next_window = windows.next();
+            results = std::thread::scope(|scope| -> anyhow::Result<_> {
+                let next = next_window.map(|w| scope.spawn(move || scan_window(w)));
+                for result in current {
+                    let (report, findings) = result?;
+                    report_issues(name, &report, args)?;
+                    self.write_findings(table, name, &column_names, &findings, emitter)?;
                 }
-            }
+                Ok(next.map(|scan| {
+                    scan.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                }))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Writes the findings of one part.
+    fn write_findings<W: Write>(
+        &self,
+        table: &Table,
+        name: &str,
+        column_names: &[String],
+        findings: &[CellFinding],
+        emitter: &mut Emitter<'_, W>,
+    ) -> anyhow::Result<()> {
+        let matcher = self.engine.matcher();
+        for cell in findings {
+            // Fields past a CSV header are named by position.
+            let extra;
+            let column = match column_names.get(cell.column) {
+                Some(name) => name.as_str(),
+                None => {
+                    extra = table.column_name(cell.column);
+                    extra.as_str()
+                }
+            };
+            let rule = if cell.finding.rule == usize::MAX {
+                COLUMN_RULE
+            } else {
+                matcher.rule(cell.finding.rule).id()
+            };
+            emitter.sink.write(&FindingRecord {
+                path: name,
+                doc: None,
+                field: None,
+                row: Some(cell.row),
+                column: Some(column),
+                start: cell.finding.start,
+                end: cell.finding.end,
+                entity: cell.finding.entity,
+                rule,
+                confidence: round_confidence(cell.finding.confidence),
+                value: cell.value.as_deref(),
+            })?;
+            emitter.count(cell.finding.entity);
         }
         Ok(())
     }
