@@ -1,6 +1,6 @@
 //! The column classifier: which columns of a table hold identifiers, and of which type.
 //!
-//! Three kinds of evidence are weighed, because none is enough alone:
+//! Four kinds of evidence are weighed, because none is enough alone:
 //!
 //! - **the header** — a vocabulary of the names, abbreviations and synonyms extracts use
 //!   (`ssn`, `soc_sec`, `dob`, `birth_dt`, `pat_nm`, `zip5`, `email_addr`…), matched on the
@@ -10,7 +10,9 @@
 //!   a checksummed NPI) says what the column holds even when the header is `col_7`;
 //! - **value statistics** — distinct ratio, length and character profile: long multi-word
 //!   values with findings inside are free text; unique opaque codes with no known format
-//!   are reported as a likely `OTHER_ID` rather than passed silently.
+//!   are reported as a likely `OTHER_ID` rather than passed silently;
+//! - **the table's name** — what a row stands for ([`crate::subject`]) settles the table's
+//!   own key and name columns (`Id` of `patients` is an MRN, of `organizations` no one's).
 //!
 //! Values win over the header when they are clear; the header refines them where formats
 //! coincide (a phone-shaped column headed `fax` is FAX) and decides where values have no
