@@ -140,7 +140,9 @@ impl<W: Write> FindingSink<W> {
                     .or_default() += 1;
             }
         }
-        self.out.write_all(&self.line)?;
+        if !self.line.is_empty() {
+            self.out.write_all(&self.line)?;
+        }
         self.written += 1;
         Ok(())
     }

@@ -197,11 +197,12 @@ pub fn classify(
     subject: TableSubject,
     sample: &ColumnSample,
 ) -> ColumnClass {
-    let (hint, strong) = header_hint(&column.name).unzip();
+    let header = header_words(&column.name);
+    let (hint, strong) = header_hint(&header).unzip();
     let mut strong = strong.unwrap_or(false);
     let mut evidence = Vec::new();
     let profile = Profile::of(matcher, scratch, &sample.values);
-    let hint = match subject_hint(subject, &header_words(&column.name), &profile) {
+    let hint = match subject_hint(subject, &header, &profile) {
         Some((subject_hint, why)) => {
             evidence.push(why.to_owned());
             strong = true;
@@ -398,10 +399,9 @@ fn lookup(key: &str) -> Option<HeaderHint> {
         .map(|(_, hint)| *hint)
 }
 
-/// What the header suggests, and whether the whole header said it (`maiden`, `owner_name`)
-/// or only its last word (`test_name`, which names no person).
-fn header_hint(name: &str) -> Option<(HeaderHint, bool)> {
-    let words = header_words(name);
+/// What a header (split into words) suggests, and whether the whole header said it
+/// (`maiden`, `owner_name`) or only its last word (`test_name`, which names no person).
+fn header_hint(words: &[String]) -> Option<(HeaderHint, bool)> {
     let joined: String = words.concat();
     // Trailing digits (`address2`, `zip5`) rarely change the meaning.
     let without_number: String = words
@@ -635,7 +635,7 @@ mod tests {
 
     #[test]
     fn reads_header_vocabulary() {
-        let hint = |name| match header_hint(name) {
+        let hint = |name| match header_hint(&header_words(name)) {
             Some((HeaderHint::Label(label), _)) => label.to_string(),
             Some((HeaderHint::NotAnIdentifier, _)) => "not".to_owned(),
             None => "?".to_owned(),
