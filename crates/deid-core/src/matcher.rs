@@ -50,7 +50,8 @@
 
 use std::sync::Arc;
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::automaton::Automaton;
+use aho_corasick::{Anchored, dfa::DFA as WordDfa};
 use regex_automata::hybrid::dfa::{Cache as DfaCache, DFA, OverlappingState};
 use regex_automata::nfa::thompson::{self, WhichCaptures};
 use regex_automata::util::captures::Captures;
@@ -96,8 +97,8 @@ struct Inner {
     word_rules: Vec<usize>,
     /// Whether some dictionary rule matches words of any case.
     any_case: bool,
-    /// Context words of every rule, as one automaton.
-    context_words: Option<AhoCorasick>,
+    /// Context words of every rule, as one automaton that matches from a given start.
+    context_words: Option<WordDfa>,
     /// Context entries per rule, by rule index.
     contexts: Vec<RuleContext>,
     /// Dictionary bits that block propagation (the `exclude` lists of word rules).
@@ -682,39 +683,40 @@ impl Matcher {
         if context.entries.is_empty() {
             return Some(base);
         }
-        let automaton = self.inner.context_words.as_ref()?;
+        let words = self.inner.context_words.as_ref()?;
         let low = start.saturating_sub(context.reach_before);
         let high = (end + context.reach_after).min(text.len());
         let mut present = 0u64;
-        let input = aho_corasick::Input::new(text).range(low..high);
-        for hit in automaton.find_overlapping_iter(input) {
-            // Most hits are words of other rules: look the word up first.
-            let Some(&listed) = context.entries_of_word.get(&hit.pattern().as_u32()) else {
-                continue;
-            };
-            let (hit_start, hit_end) = (hit.start(), hit.end());
-            if hit_start < end && start < hit_end || !is_word_boundary(text, hit_start, hit_end) {
-                continue;
-            }
-            let (before, distance) = if hit_end <= start {
-                (true, start - hit_end)
-            } else {
-                (false, hit_start - end)
-            };
-            let mut rest = listed;
-            while rest != 0 {
-                let k = rest.trailing_zeros() as usize;
-                rest &= rest - 1;
-                let entry = &context.entries[k];
-                let side_ok = match entry.side {
-                    Side::Both => true,
-                    Side::Before => before,
-                    Side::After => !before,
+        // A context word that starts inside the candidate overlaps it and does not count.
+        for at in (low..start).chain(end..high) {
+            for_each_context_word(words, text, at, high, |word, word_end| {
+                // Most words belong to other rules: look the word up first.
+                let Some(&listed) = context.entries_of_word.get(&word) else {
+                    return;
                 };
-                if side_ok && distance <= entry.window {
-                    present |= 1 << k;
+                if at < start && start < word_end {
+                    return;
                 }
-            }
+                let (before, distance) = if word_end <= start {
+                    (true, start - word_end)
+                } else {
+                    (false, at - end)
+                };
+                let mut rest = listed;
+                while rest != 0 {
+                    let k = rest.trailing_zeros() as usize;
+                    rest &= rest - 1;
+                    let entry = &context.entries[k];
+                    let side_ok = match entry.side {
+                        Side::Both => true,
+                        Side::Before => before,
+                        Side::After => !before,
+                    };
+                    if side_ok && distance <= entry.window {
+                        present |= 1 << k;
+                    }
+                }
+            });
         }
         let mut confidence = base;
         for (k, entry) in context.entries.iter().enumerate() {
@@ -898,7 +900,7 @@ enum Dispatch {
     EachPattern,
 }
 
-fn compile_contexts(rules: &[Rule]) -> Result<(Option<AhoCorasick>, Vec<RuleContext>), String> {
+fn compile_contexts(rules: &[Rule]) -> Result<(Option<WordDfa>, Vec<RuleContext>), String> {
     let mut words: Vec<&str> = Vec::new();
     let mut contexts = Vec::with_capacity(rules.len());
     for rule in rules {
@@ -939,12 +941,15 @@ fn compile_contexts(rules: &[Rule]) -> Result<(Option<AhoCorasick>, Vec<RuleCont
     if words.is_empty() {
         return Ok((None, contexts));
     }
-    // PERF: a full DFA searches the windows around candidates about twice as fast as the
-    // default (a contiguous NFA) for the bundled pack's ~900 words, at ~1 MiB of memory.
-    let automaton = AhoCorasick::builder()
+    // PERF: the windows around candidates were once searched by an unanchored overlapping
+    // search. Short words of the pack (`in`, `v`, `x`) match inside most words of the
+    // text, so most of its hits were thrown away by the word-boundary check. Walking an
+    // anchored DFA from word starts only visits each byte of a window about once and
+    // stops at the first byte no context word continues with.
+    let automaton = WordDfa::builder()
         .ascii_case_insensitive(true)
         .match_kind(aho_corasick::MatchKind::Standard)
-        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .start_kind(aho_corasick::StartKind::Anchored)
         .build(&words)
         .map_err(|e| e.to_string())?;
     Ok((Some(automaton), contexts))
@@ -1120,12 +1125,50 @@ fn is_join_gap(text: &[u8], from: usize, to: usize) -> bool {
 }
 
 fn is_word_boundary(text: &[u8], start: usize, end: usize) -> bool {
-    let word_byte = |b: u8| b.is_ascii_alphanumeric() || b >= 0x80;
-    let edge_start = text.get(start).is_some_and(|&b| word_byte(b));
-    let edge_end = end > 0 && word_byte(text[end - 1]);
-    let before = start > 0 && edge_start && word_byte(text[start - 1]);
-    let after = edge_end && text.get(end).is_some_and(|&b| word_byte(b));
+    let edge_start = text.get(start).is_some_and(|&b| is_word_byte(b));
+    let edge_end = end > 0 && is_word_byte(text[end - 1]);
+    let before = start > 0 && edge_start && is_word_byte(text[start - 1]);
+    let after = edge_end && text.get(end).is_some_and(|&b| is_word_byte(b));
     !before && !after
+}
+
+/// Bytes that continue a word for [`is_word_boundary`]: ASCII letters and digits, and every
+/// byte of a multi-byte character.
+fn is_word_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte >= 0x80
+}
+
+/// Calls `found` with (word id, end) for each context word that starts at `at`, ends by
+/// `high` and has a word boundary on both sides. None start inside a word.
+fn for_each_context_word(
+    words: &WordDfa,
+    text: &[u8],
+    at: usize,
+    high: usize,
+    mut found: impl FnMut(u32, usize),
+) {
+    if at > 0 && is_word_byte(text[at]) && is_word_byte(text[at - 1]) {
+        return;
+    }
+    let Ok(mut state) = words.start_state(Anchored::Yes) else {
+        return;
+    };
+    for (end, &byte) in (at + 1..).zip(&text[at..high]) {
+        state = words.next_state(Anchored::Yes, state, byte);
+        if words.is_dead(state) {
+            return;
+        }
+        if !words.is_match(state) {
+            continue;
+        }
+        for index in 0..words.match_len(state) {
+            let word = words.match_pattern(state, index);
+            // An anchored state also lists the words that merely end here.
+            if end - words.pattern_len(word) == at && is_word_boundary(text, at, end) {
+                found(word.as_u32(), end);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -1157,6 +1200,36 @@ mod tests {
         let kept: Vec<(usize, usize, usize)> =
             out.iter().map(|f| (f.start, f.end, f.rule)).collect();
         assert_eq!(kept, [(0, 10, 1), (20, 25, 2), (30, 34, 2)]);
+    }
+
+    #[test]
+    fn context_words_match_whole_words_from_their_start_only() {
+        let words = WordDfa::builder()
+            .ascii_case_insensitive(true)
+            .start_kind(aho_corasick::StartKind::Anchored)
+            .build(["in", "c:", "reached at", "reach"])
+            .unwrap();
+        let text = b"Within reach: C: 555, Reached at home; reaches in";
+        let found = |at: usize| {
+            let mut hits = Vec::new();
+            for_each_context_word(&words, text, at, text.len(), |word, end| {
+                hits.push((word, end))
+            });
+            hits
+        };
+        // Inside `Within` no word starts; at its start `in` is no whole word.
+        assert_eq!(found(0), []);
+        assert_eq!(found(4), []);
+        assert_eq!(found(7), [(3, 12)]);
+        assert_eq!(found(14), [(1, 16)]);
+        // `reach` ends inside `Reached`; `reached at` is a whole phrase, any case.
+        assert_eq!(found(22), [(2, 32)]);
+        assert_eq!(found(39), []);
+        assert_eq!(found(47), [(0, 49)]);
+        // Nothing past `high` counts.
+        let mut hits = Vec::new();
+        for_each_context_word(&words, text, 22, 31, |word, end| hits.push((word, end)));
+        assert_eq!(hits, []);
     }
 
     #[test]
