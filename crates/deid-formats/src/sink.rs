@@ -115,13 +115,13 @@ impl<W: Write> FindingSink<W> {
         self.line.clear();
         match self.format {
             SinkFormat::Jsonl => {
-                serde_json::to_writer(&mut self.line, record)?;
+                push_record(&mut self.line, record);
                 self.line.push(b'\n');
             }
             SinkFormat::Json => {
                 let separator: &[u8] = if self.written == 0 { b"[\n" } else { b",\n" };
                 self.line.extend_from_slice(separator);
-                serde_json::to_writer(&mut self.line, record)?;
+                push_record(&mut self.line, record);
             }
             SinkFormat::Sarif => {
                 if self.written == 0 {
@@ -235,6 +235,87 @@ impl<W: Write> FindingSink<W> {
     }
 }
 
+/// Appends `record` as one JSON object, the same bytes `serde_json` writes for it.
+///
+/// PERF: a table scan reports every labelled cell (1.85 M findings for a 64 MiB CSV), and
+/// serde's writer escaped each string byte by byte through its formatter and printed the
+/// confidence as a general float: 12% of the scan. Strings here are copied whole when no
+/// byte needs escaping, and a confidence (thousandths in 0..=1) is printed as such.
+fn push_record(line: &mut Vec<u8>, record: &FindingRecord<'_>) {
+    line.extend_from_slice(b"{\"path\":");
+    push_str(line, record.path);
+    for (key, value) in [
+        (&b",\"doc\":"[..], record.doc),
+        (b",\"field\":", record.field),
+    ] {
+        if let Some(value) = value {
+            line.extend_from_slice(key);
+            push_str(line, value);
+        }
+    }
+    if let Some(row) = record.row {
+        line.extend_from_slice(b",\"row\":");
+        line.extend_from_slice(itoa::Buffer::new().format(row).as_bytes());
+    }
+    if let Some(column) = record.column {
+        line.extend_from_slice(b",\"column\":");
+        push_str(line, column);
+    }
+    let mut number = itoa::Buffer::new();
+    line.extend_from_slice(b",\"start\":");
+    line.extend_from_slice(number.format(record.start).as_bytes());
+    line.extend_from_slice(b",\"end\":");
+    line.extend_from_slice(number.format(record.end).as_bytes());
+    line.extend_from_slice(b",\"type\":\"");
+    line.extend_from_slice(record.entity.as_str().as_bytes());
+    line.extend_from_slice(b"\",\"rule\":");
+    push_str(line, record.rule);
+    line.extend_from_slice(b",\"confidence\":");
+    push_confidence(line, record.confidence);
+    if let Some(value) = record.value {
+        line.extend_from_slice(b",\"value\":");
+        push_str(line, value);
+    }
+    line.push(b'}');
+}
+
+/// Appends `text` as a JSON string.
+fn push_str(line: &mut Vec<u8>, text: &str) {
+    if text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        serde_json::to_writer(&mut *line, text).expect("writing to a Vec cannot fail");
+    } else {
+        line.push(b'"');
+        line.extend_from_slice(text.as_bytes());
+        line.push(b'"');
+    }
+}
+
+/// Appends a confidence the way `serde_json` prints the `f64`: `0.9`, `0.875`, `1.0`.
+fn push_confidence(line: &mut Vec<u8>, confidence: f64) {
+    let thousandths = (confidence * 1000.0).round();
+    // A multiple of 1/1000 in 0..=1 prints as its shortest decimal, which is this one.
+    if !(0.0..=1000.0).contains(&thousandths) || thousandths / 1000.0 != confidence {
+        serde_json::to_writer(&mut *line, &confidence).expect("writing to a Vec cannot fail");
+        return;
+    }
+    let thousandths = thousandths as u32;
+    line.extend_from_slice(if thousandths == 1000 { b"1." } else { b"0." });
+    match thousandths % 1000 {
+        0 => line.push(b'0'),
+        fraction => {
+            let digits = [fraction / 100, fraction / 10 % 10, fraction % 10];
+            let kept = if digits[2] != 0 {
+                3
+            } else if digits[1] != 0 {
+                2
+            } else {
+                1
+            };
+            line.extend(digits[..kept].iter().map(|&d| b'0' + d as u8));
+        }
+    }
+}
+
 fn sarif_result(record: &FindingRecord<'_>) -> serde_json::Value {
     let mut properties =
         serde_json::json!({"entity": record.entity, "confidence": record.confidence});
@@ -307,6 +388,45 @@ mod tests {
             out,
             "{\"path\":\"a.jsonl\",\"doc\":\"n1\",\"start\":3,\"end\":14,\"type\":\"SSN\",\"rule\":\"ssn.formatted\",\"confidence\":0.9}\n"
         );
+    }
+
+    #[test]
+    fn records_are_written_as_serde_writes_them() {
+        let mut line = Vec::new();
+        let texts = [
+            "notes/a.jsonl",
+            "quote \" and \\ and \n\t\u{1}",
+            "Zoë Nguyễn",
+            "",
+        ];
+        for thousandths in 0..=1000u32 {
+            let text = texts[thousandths as usize % texts.len()];
+            let some = thousandths % 2 == 0;
+            let record = FindingRecord {
+                path: text,
+                doc: some.then_some(text),
+                field: (!some).then_some("note.text"),
+                row: some.then_some(u64::from(thousandths) * 1_000_003),
+                column: some.then_some(text),
+                start: thousandths as usize,
+                end: usize::MAX,
+                entity: EntityType::ALL[thousandths as usize % EntityType::ALL.len()],
+                rule: "name.titled",
+                confidence: round_confidence(thousandths as f32 / 1000.0),
+                value: some.then_some(text),
+            };
+            line.clear();
+            push_record(&mut line, &record);
+            assert_eq!(
+                String::from_utf8(line.clone()).unwrap(),
+                serde_json::to_string(&record).unwrap()
+            );
+        }
+        for odd in [1.5, -0.25, 0.1234] {
+            line.clear();
+            push_confidence(&mut line, odd);
+            assert_eq!(line, serde_json::to_vec(&odd).unwrap());
+        }
     }
 
     #[test]
