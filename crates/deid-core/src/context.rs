@@ -3,8 +3,8 @@
 //! Presidio's context enhancement only raises a score when a hot word is near. Here a rule
 //! may also lower its confidence (`lower`), fire only with a word nearby (`require`), or
 //! never fire with one nearby (`forbid`), each with its own byte window and side. Context
-//! words are matched case-insensitively as whole words by one anchored Aho-Corasick DFA,
-//! shared by all rules, walked from each word start in the windows around candidates.
+//! words are matched case-insensitively as whole words by an anchored Aho-Corasick DFA per
+//! rule, walked from each word start in the windows around candidates.
 
 /// What a context entry does when one of its words is within the window.
 #[derive(Clone, Copy, Debug, PartialEq)]

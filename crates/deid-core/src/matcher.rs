@@ -13,8 +13,9 @@
 //!    rules split the text into words once ([`crate::words`]) and look each capitalised
 //!    word up in one hash map ([`crate::lexicon`]).
 //! 2. **Confirmation, per candidate.** Validators (checksums, calendars, ranges) and context
-//!    (words near the candidate, found by one Aho-Corasick automaton over a small window)
-//!    set or veto each candidate's confidence. Candidates under the minimum confidence are
+//!    (words near the candidate, found by walking the rule's own anchored Aho-Corasick
+//!    automaton from each word start in a small window) set or veto each candidate's
+//!    confidence. Candidates under the minimum confidence are
 //!    dropped.
 //! 3. **Propagation.** For entity types the pack lists in `propagate` (names, by default),
 //!    each word of a confirmed value is searched again across the whole text, so a name
@@ -97,8 +98,6 @@ struct Inner {
     word_rules: Vec<usize>,
     /// Whether some dictionary rule matches words of any case.
     any_case: bool,
-    /// Context words of every rule, as one automaton that matches from a given start.
-    context_words: Option<WordDfa>,
     /// Context entries per rule, by rule index.
     contexts: Vec<RuleContext>,
     /// Dictionary bits that block propagation (the `exclude` lists of word rules).
@@ -119,9 +118,16 @@ struct CompiledPattern {
 #[derive(Debug, Default)]
 struct RuleContext {
     entries: Vec<ContextEntry>,
-    /// For each context word (an id in `context_words`) of this rule, the entries that
-    /// list it, as a bit set over `entries`.
-    entries_of_word: rustc_hash::FxHashMap<u32, u64>,
+    /// The rule's context words, as an automaton that matches from a given start; `None`
+    /// when the rule has no context.
+    ///
+    /// PERF: one automaton per rule, not one shared by all. The walk from each word start
+    /// in a window waits on memory for each byte: the shared automaton of the bundled
+    /// pack's ~940 words took ~1 MB, one rule's takes a few KB and stays in cache.
+    words: Option<WordDfa>,
+    /// For each word of `words`, by its id there, the entries that list it, as a bit set
+    /// over `entries`.
+    entries_of_word: Vec<u64>,
     /// How far before and after a candidate the context search looks: a word counts when
     /// its near edge is within the window, so an entry reaches its window plus its longest
     /// word, on its side.
@@ -291,8 +297,7 @@ impl Matcher {
                 end_finder(&sources, END_FINDER_CACHE_BYTES).map_err(|e| build_error(None, e))?;
             Some(dfa)
         };
-        let (context_words, contexts) =
-            compile_contexts(&rules.rules).map_err(|m| build_error(None, m))?;
+        let contexts = compile_contexts(&rules.rules).map_err(|m| build_error(None, m))?;
         Ok(Matcher {
             inner: Arc::new(Inner {
                 rules,
@@ -300,7 +305,6 @@ impl Matcher {
                 patterns,
                 word_rules,
                 any_case,
-                context_words,
                 contexts,
                 propagation_guard,
                 min_confidence: options.min_confidence,
@@ -683,17 +687,14 @@ impl Matcher {
         if context.entries.is_empty() {
             return Some(base);
         }
-        let words = self.inner.context_words.as_ref()?;
+        let words = context.words.as_ref()?;
         let low = start.saturating_sub(context.reach_before);
         let high = (end + context.reach_after).min(text.len());
         let mut present = 0u64;
         // A context word that starts inside the candidate overlaps it and does not count.
         for at in (low..start).chain(end..high) {
             for_each_context_word(words, text, at, high, |word, word_end| {
-                // Most words belong to other rules: look the word up first.
-                let Some(&listed) = context.entries_of_word.get(&word) else {
-                    return;
-                };
+                let listed = context.entries_of_word[word as usize];
                 if at < start && start < word_end {
                     return;
                 }
@@ -900,8 +901,7 @@ enum Dispatch {
     EachPattern,
 }
 
-fn compile_contexts(rules: &[Rule]) -> Result<(Option<WordDfa>, Vec<RuleContext>), String> {
-    let mut words: Vec<&str> = Vec::new();
+fn compile_contexts(rules: &[Rule]) -> Result<Vec<RuleContext>, String> {
     let mut contexts = Vec::with_capacity(rules.len());
     for rule in rules {
         if rule.context.len() > 64 {
@@ -911,16 +911,18 @@ fn compile_contexts(rules: &[Rule]) -> Result<(Option<WordDfa>, Vec<RuleContext>
             ));
         }
         let mut compiled = RuleContext::default();
+        let mut words: Vec<&str> = Vec::new();
         for (k, entry) in rule.context.iter().enumerate() {
             for word in entry.words.iter() {
                 let id = match words.iter().position(|x| x == word) {
                     Some(id) => id,
                     None => {
                         words.push(word);
+                        compiled.entries_of_word.push(0);
                         words.len() - 1
                     }
                 };
-                *compiled.entries_of_word.entry(id as u32).or_default() |= 1 << k;
+                compiled.entries_of_word[id] |= 1 << k;
             }
             let longest_word = entry.words.iter().map(String::len).max().unwrap_or(0);
             let reach = entry.window + longest_word;
@@ -936,23 +938,23 @@ fn compile_contexts(rules: &[Rule]) -> Result<(Option<WordDfa>, Vec<RuleContext>
                 side: entry.side,
             });
         }
+        if !words.is_empty() {
+            // PERF: an unanchored overlapping search over each window, tried first, found
+            // short words (`in`, `v`, `x`) inside most words of the text, and a word-boundary
+            // check threw those hits away. An anchored DFA walked from word starts only visits
+            // each byte of a window about once and stops at the first byte no word continues
+            // with.
+            let automaton = WordDfa::builder()
+                .ascii_case_insensitive(true)
+                .match_kind(aho_corasick::MatchKind::Standard)
+                .start_kind(aho_corasick::StartKind::Anchored)
+                .build(&words)
+                .map_err(|e| format!("rule `{}`: context words: {e}", rule.id()))?;
+            compiled.words = Some(automaton);
+        }
         contexts.push(compiled);
     }
-    if words.is_empty() {
-        return Ok((None, contexts));
-    }
-    // PERF: the windows around candidates were once searched by an unanchored overlapping
-    // search. Short words of the pack (`in`, `v`, `x`) match inside most words of the
-    // text, so most of its hits were thrown away by the word-boundary check. Walking an
-    // anchored DFA from word starts only visits each byte of a window about once and
-    // stops at the first byte no context word continues with.
-    let automaton = WordDfa::builder()
-        .ascii_case_insensitive(true)
-        .match_kind(aho_corasick::MatchKind::Standard)
-        .start_kind(aho_corasick::StartKind::Anchored)
-        .build(&words)
-        .map_err(|e| e.to_string())?;
-    Ok((Some(automaton), contexts))
+    Ok(contexts)
 }
 
 /// Splits `text` into segments at blank lines, none longer than [`MAX_SEGMENT`].
