@@ -15,8 +15,7 @@
 //! 2. **Confirmation, per candidate.** Validators (checksums, calendars, ranges) and context
 //!    (words near the candidate, found by walking the rule's own anchored Aho-Corasick
 //!    automaton from each word start in a small window) set or veto each candidate's
-//!    confidence. Candidates under the minimum confidence are
-//!    dropped.
+//!    confidence. Candidates under the minimum confidence are dropped.
 //! 3. **Propagation.** For entity types the pack lists in `propagate` (names, by default),
 //!    each word of a confirmed value is searched again across the whole text, so a name
 //!    seen once with a title (`Dr. Żukowski`) is also caught alone (`Żukowski agreed`).
@@ -694,7 +693,6 @@ impl Matcher {
         // A context word that starts inside the candidate overlaps it and does not count.
         for at in (low..start).chain(end..high) {
             for_each_context_word(words, text, at, high, |word, word_end| {
-                let listed = context.entries_of_word[word as usize];
                 if at < start && start < word_end {
                     return;
                 }
@@ -703,7 +701,7 @@ impl Matcher {
                 } else {
                     (false, at - end)
                 };
-                let mut rest = listed;
+                let mut rest = context.entries_of_word[word as usize];
                 while rest != 0 {
                     let k = rest.trailing_zeros() as usize;
                     rest &= rest - 1;
@@ -939,11 +937,11 @@ fn compile_contexts(rules: &[Rule]) -> Result<Vec<RuleContext>, String> {
             });
         }
         if !words.is_empty() {
-            // PERF: an unanchored overlapping search over each window, tried first, found
-            // short words (`in`, `v`, `x`) inside most words of the text, and a word-boundary
-            // check threw those hits away. An anchored DFA walked from word starts only visits
-            // each byte of a window about once and stops at the first byte no word continues
-            // with.
+            // PERF: the first design, an unanchored overlapping search over each window,
+            // found short words (`in`, `v`, `x`) inside most words of the text, only for a
+            // word-boundary check to throw those hits away. An anchored DFA walked from word
+            // starts visits each byte of a window about once and stops at the first byte no
+            // word continues with.
             let automaton = WordDfa::builder()
                 .ascii_case_insensitive(true)
                 .match_kind(aho_corasick::MatchKind::Standard)
