@@ -1124,18 +1124,11 @@ fn is_join_gap(text: &[u8], from: usize, to: usize) -> bool {
     )
 }
 
-fn is_word_boundary(text: &[u8], start: usize, end: usize) -> bool {
-    let edge_start = text.get(start).is_some_and(|&b| is_word_byte(b));
-    let edge_end = end > 0 && is_word_byte(text[end - 1]);
-    let before = start > 0 && edge_start && is_word_byte(text[start - 1]);
-    let after = edge_end && text.get(end).is_some_and(|&b| is_word_byte(b));
-    !before && !after
-}
-
-/// Bytes that continue a word for [`is_word_boundary`]: ASCII letters and digits, and every
-/// byte of a multi-byte character.
-fn is_word_byte(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || byte >= 0x80
+/// Whether a word runs across `at`: word bytes on both sides of it. Word bytes are ASCII
+/// letters and digits, and every byte of a multi-byte character.
+fn splits_word(text: &[u8], at: usize) -> bool {
+    let is_word_byte = |byte: u8| byte.is_ascii_alphanumeric() || byte >= 0x80;
+    at > 0 && is_word_byte(text[at - 1]) && text.get(at).is_some_and(|&b| is_word_byte(b))
 }
 
 /// Calls `found` with (word id, end) for each context word that starts at `at`, ends by
@@ -1147,7 +1140,7 @@ fn for_each_context_word(
     high: usize,
     mut found: impl FnMut(u32, usize),
 ) {
-    if at > 0 && is_word_byte(text[at]) && is_word_byte(text[at - 1]) {
+    if splits_word(text, at) {
         return;
     }
     let Ok(mut state) = words.start_state(Anchored::Yes) else {
@@ -1164,7 +1157,7 @@ fn for_each_context_word(
         for index in 0..words.match_len(state) {
             let word = words.match_pattern(state, index);
             // An anchored state also lists the words that merely end here.
-            if end - words.pattern_len(word) == at && is_word_boundary(text, at, end) {
+            if end - words.pattern_len(word) == at && !splits_word(text, end) {
                 found(word.as_u32(), end);
             }
         }

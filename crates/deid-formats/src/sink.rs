@@ -240,8 +240,8 @@ impl<W: Write> FindingSink<W> {
 ///
 /// PERF: a table scan reports every labelled cell (1.85 M findings for a 64 MiB CSV), and
 /// serde's writer escaped each string byte by byte through its formatter and printed the
-/// confidence as a general float: about a tenth of the scan. Strings here are copied whole when no
-/// byte needs escaping, and a confidence (thousandths in 0..=1) is printed as such.
+/// confidence as a general float: about a tenth of the scan. Strings here are copied whole
+/// when no byte needs escaping, and a confidence (thousandths in 0..=1) is printed as such.
 fn push_record(line: &mut Vec<u8>, record: &FindingRecord<'_>) {
     let mut number = itoa::Buffer::new();
     line.extend_from_slice(b"{\"path\":");
