@@ -24,6 +24,7 @@
 
 mod check;
 mod context;
+mod end_finder;
 mod entity;
 mod error;
 mod finding;

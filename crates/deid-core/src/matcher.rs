@@ -52,13 +52,13 @@ use std::sync::Arc;
 
 use aho_corasick::automaton::Automaton;
 use aho_corasick::{Anchored, dfa::DFA as WordDfa};
-use regex_automata::hybrid::dfa::{Cache as DfaCache, DFA, OverlappingState};
-use regex_automata::nfa::thompson::{self, WhichCaptures};
+use regex_automata::hybrid::dfa::{Cache as DfaCache, DFA};
 use regex_automata::util::captures::Captures;
 use regex_automata::util::syntax;
-use regex_automata::{Input, MatchKind, meta};
+use regex_automata::{Input, meta};
 
 use crate::context::{ContextEffect, Side};
+use crate::end_finder;
 use crate::error::{Error, ErrorKind};
 use crate::finding::Finding;
 use crate::lexicon::{CaseRule, STARTS_PHRASE, push_normalized};
@@ -70,11 +70,6 @@ pub const MAX_SEGMENT: usize = 64 * 1024;
 
 /// The confidence a finding needs, unless the caller sets another.
 pub const DEFAULT_MIN_CONFIDENCE: f32 = 0.5;
-
-/// The cache of the lazy DFA over every pattern. PERF: the bundled pack's DFA builds about
-/// 14 MiB of states on notes; with the default 2 MiB the cache thrashes. The cache grows
-/// only as states are built.
-const END_FINDER_CACHE_BYTES: usize = 64 << 20;
 
 /// How much lower a propagated finding's confidence is than the finding it came from.
 const PROPAGATION_DISCOUNT: f32 = 0.05;
@@ -197,7 +192,7 @@ impl Default for MatchOptions {
     }
 }
 
-fn syntax_config() -> syntax::Config {
+pub(crate) fn syntax_config() -> syntax::Config {
     // Patterns run on bytes that may not be UTF-8; Unicode classes still match where it is.
     syntax::Config::new().utf8(false)
 }
@@ -292,8 +287,8 @@ impl Matcher {
         let end_finder = if sources.is_empty() {
             None
         } else {
-            let dfa =
-                end_finder(&sources, END_FINDER_CACHE_BYTES).map_err(|e| build_error(None, e))?;
+            let dfa = end_finder::build(&sources, syntax_config(), end_finder::CACHE_BYTES)
+                .map_err(|e| build_error(None, e))?;
             Some(dfa)
         };
         let contexts = compile_contexts(&rules.rules).map_err(|m| build_error(None, m))?;
@@ -811,30 +806,6 @@ struct WordView<'a> {
     any: &'a [u64],
 }
 
-/// The forward DFA over every pattern that reports where matches end. It gives up (and the
-/// scan falls back to every pattern over every segment) when its cache is cleared more
-/// than 3 times while building a state per fewer than 10 bytes searched: the heuristic
-/// regex-automata's meta engine uses before it leaves its lazy DFA.
-fn end_finder(sources: &[&str], cache_bytes: usize) -> Result<DFA, String> {
-    DFA::builder()
-        .configure(
-            DFA::config()
-                .match_kind(MatchKind::All)
-                .cache_capacity(cache_bytes)
-                .skip_cache_capacity_check(true)
-                .minimum_cache_clear_count(Some(3))
-                .minimum_bytes_per_state(Some(10)),
-        )
-        .syntax(syntax_config())
-        .thompson(
-            thompson::Config::new()
-                .utf8(false)
-                .which_captures(WhichCaptures::None),
-        )
-        .build_many(sources)
-        .map_err(|e| e.to_string())
-}
-
 /// Runs the end finder over `text` and fills `scratch.windows` with the windows each
 /// pattern must search (see "Why the windows are exact"). On error (the DFA gave up) the
 /// windows are left empty.
@@ -849,39 +820,29 @@ fn collect_windows(
     };
     scratch.segment_ends.clear();
     scratch.segment_ends.extend(segments(text).map(|s| s.end));
-    let input = Input::new(text);
-    let mut state = OverlappingState::start();
+    let segment_ends = &scratch.segment_ends;
+    let (windows, matched) = (&mut scratch.windows, &mut scratch.matched_patterns);
     // The segment holding the last byte of the current match: ends never decrease.
     let mut segment = 0;
-    let result = loop {
-        if let Err(error) = dfa.try_search_overlapping_fwd(cache, &input, &mut state) {
-            break Err(error);
-        }
-        let Some(found) = state.get_match() else {
-            break Ok(());
-        };
-        let end = found.offset();
-        while scratch.segment_ends[segment] < end {
+    let result = end_finder::for_each_match_end(dfa, cache, text, |pattern, end| {
+        while segment_ends[segment] < end {
             segment += 1;
         }
-        let segment_start = segment
-            .checked_sub(1)
-            .map_or(0, |s| scratch.segment_ends[s]);
-        let pattern = found.pattern().as_usize();
+        let segment_start = segment.checked_sub(1).map_or(0, |s| segment_ends[s]);
         let start = patterns[pattern].max_len.map_or(segment_start, |reach| {
             end.saturating_sub(reach).max(segment_start)
         });
-        let windows = &mut scratch.windows[pattern];
+        let windows = &mut windows[pattern];
         match windows.last_mut() {
             // Merge within a segment only: a window never crosses a segment boundary.
             Some(last) if start <= last.1 && last.1 > segment_start => last.1 = end,
             Some(_) => windows.push((start, end)),
             None => {
                 windows.push((start, end));
-                scratch.matched_patterns.push(pattern);
+                matched.push(pattern);
             }
         }
-    };
+    });
     if result.is_err() {
         for &id in &scratch.matched_patterns {
             scratch.windows[id].clear();
@@ -1284,7 +1245,7 @@ mod tests {
             .iter()
             .flat_map(|r| r.patterns().iter().map(String::as_str))
             .collect();
-        let tiny = end_finder(&sources, 0).unwrap();
+        let tiny = end_finder::build(&sources, syntax_config(), 0).unwrap();
         Arc::get_mut(&mut slow.inner).unwrap().end_finder = Some(tiny);
         // Varied text (a fixed pseudo-random mix of words, digits and punctuation) needs
         // new states all the time; one known note in the middle gives findings.
