@@ -15,8 +15,8 @@
 
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::nfa::thompson::{self, WhichCaptures};
-use regex_automata::util::syntax;
 use regex_automata::{Input, MatchError, MatchKind};
+use regex_syntax::hir::Hir;
 
 /// The cache of the lazy DFA over every pattern. PERF: the bundled pack's DFA builds about
 /// 14 MiB of states on notes; with the default 2 MiB the cache thrashes. The cache grows
@@ -27,11 +27,15 @@ pub(crate) const CACHE_BYTES: usize = 64 << 20;
 /// scan falls back to every pattern over every segment) when its cache is cleared more
 /// than 3 times while building a state per fewer than 10 bytes searched: the heuristic
 /// regex-automata's meta engine uses before it leaves its lazy DFA.
-pub(crate) fn build(
-    sources: &[&str],
-    syntax: syntax::Config,
-    cache_bytes: usize,
-) -> Result<DFA, String> {
+pub(crate) fn build(patterns: &[&Hir], cache_bytes: usize) -> Result<DFA, String> {
+    let nfa = thompson::Compiler::new()
+        .configure(
+            thompson::Config::new()
+                .utf8(false)
+                .which_captures(WhichCaptures::None),
+        )
+        .build_many_from_hir(patterns)
+        .map_err(|e| e.to_string())?;
     DFA::builder()
         .configure(
             DFA::config()
@@ -41,13 +45,7 @@ pub(crate) fn build(
                 .minimum_cache_clear_count(Some(3))
                 .minimum_bytes_per_state(Some(10)),
         )
-        .syntax(syntax)
-        .thompson(
-            thompson::Config::new()
-                .utf8(false)
-                .which_captures(WhichCaptures::None),
-        )
-        .build_many(sources)
+        .build_from_nfa(nfa)
         .map_err(|e| e.to_string())
 }
 
@@ -141,12 +139,8 @@ mod tests {
     #[test]
     fn reports_what_the_library_overlapping_search_reports() {
         let rules = crate::RuleSetBuilder::new().bundled().build().unwrap();
-        let sources: Vec<&str> = rules
-            .rules()
-            .iter()
-            .flat_map(|r| r.patterns().iter().map(String::as_str))
-            .collect();
-        let dfa = build(&sources, crate::matcher::syntax_config(), CACHE_BYTES).unwrap();
+        let patterns: Vec<&Hir> = rules.rules().iter().flat_map(|r| r.hirs()).collect();
+        let dfa = build(&patterns, CACHE_BYTES).unwrap();
         let mut texts: Vec<Vec<u8>> = rules
             .rules()
             .iter()

@@ -54,8 +54,8 @@ use aho_corasick::automaton::Automaton;
 use aho_corasick::{Anchored, dfa::DFA as WordDfa};
 use regex_automata::hybrid::dfa::{Cache as DfaCache, DFA};
 use regex_automata::util::captures::Captures;
-use regex_automata::util::syntax;
 use regex_automata::{Input, meta};
+use regex_syntax::hir::Hir;
 
 use crate::context::{ContextEffect, Side};
 use crate::end_finder;
@@ -127,6 +127,9 @@ struct RuleContext {
     /// word, on its side.
     reach_before: usize,
     reach_after: usize,
+    /// The widest window after the candidate: a word that starts further on is too far for
+    /// every entry, so the walk tries no start past it.
+    window_after: usize,
 }
 
 #[derive(Debug)]
@@ -192,21 +195,11 @@ impl Default for MatchOptions {
     }
 }
 
-pub(crate) fn syntax_config() -> syntax::Config {
-    // Patterns run on bytes that may not be UTF-8; Unicode classes still match where it is.
-    syntax::Config::new().utf8(false)
-}
-
-/// What compiling a pattern tells about it.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct PatternShape {
-    /// The longest match in bytes, when bounded.
-    pub(crate) max_len: Option<usize>,
-}
-
-/// Parses a pattern: its shape, or why it is refused (it does not parse, can match the
-/// empty string, or uses a Unicode word boundary). Compiling happens in the matcher.
-pub(crate) fn pattern_shape(pattern: &str) -> Result<PatternShape, String> {
+/// Parses a pattern, or says why it is refused: it does not parse, can match the empty
+/// string, or uses a Unicode word boundary. Patterns run on bytes that may not be UTF-8;
+/// Unicode classes still match where it is. A rule set keeps the parse, so the matcher
+/// never parses a pattern again.
+pub(crate) fn parse_pattern(pattern: &str) -> Result<Hir, String> {
     let hir = regex_syntax::ParserBuilder::new()
         .utf8(false)
         .build()
@@ -225,9 +218,7 @@ pub(crate) fn pattern_shape(pattern: &str) -> Result<PatternShape, String> {
                 .into(),
         );
     }
-    Ok(PatternShape {
-        max_len: hir.properties().maximum_len(),
-    })
+    Ok(hir)
 }
 
 impl Matcher {
@@ -257,13 +248,14 @@ impl Matcher {
         let mut propagation_guard = 0;
         for (index, rule) in rules.rules.iter().enumerate() {
             match &rule.kind {
-                RuleKind::Pattern { patterns: list } => {
-                    for pattern in list.iter() {
-                        let shape =
-                            pattern_shape(pattern).map_err(|m| build_error(Some(rule.id()), m))?;
+                RuleKind::Pattern { hirs, .. } => {
+                    for hir in hirs.iter() {
+                        // PERF: a pattern only runs inside its windows, a few dozen bytes
+                        // each, where a literal prefilter has nothing to skip. Extracting
+                        // the literals for one was a third of compiling the bundled pack.
                         let regex = meta::Regex::builder()
-                            .syntax(syntax_config())
-                            .build(pattern)
+                            .configure(meta::Config::new().auto_prefilter(false))
+                            .build_from_hir(hir)
                             .map_err(|e| build_error(Some(rule.id()), e.to_string()))?;
                         let value_group = regex
                             .group_info()
@@ -272,9 +264,9 @@ impl Matcher {
                             rule: index,
                             regex,
                             value_group,
-                            max_len: shape.max_len,
+                            max_len: hir.properties().maximum_len(),
                         });
-                        sources.push(pattern.as_str());
+                        sources.push(hir);
                     }
                 }
                 RuleKind::Words(word) => {
@@ -287,7 +279,7 @@ impl Matcher {
         let end_finder = if sources.is_empty() {
             None
         } else {
-            let dfa = end_finder::build(&sources, syntax_config(), end_finder::CACHE_BYTES)
+            let dfa = end_finder::build(&sources, end_finder::CACHE_BYTES)
                 .map_err(|e| build_error(None, e))?;
             Some(dfa)
         };
@@ -686,7 +678,8 @@ impl Matcher {
         let high = (end + context.reach_after).min(text.len());
         let mut present = 0u64;
         // A context word that starts inside the candidate overlaps it and does not count.
-        for at in (low..start).chain(end..high) {
+        let last_start_after = (end + context.window_after + 1).min(high);
+        for at in (low..start).chain(end..last_start_after) {
             for_each_context_word(words, text, at, high, |word, word_end| {
                 if at < start && start < word_end {
                     return;
@@ -890,6 +883,7 @@ fn compile_contexts(rules: &[Rule]) -> Result<Vec<RuleContext>, String> {
             }
             if entry.side != Side::Before {
                 compiled.reach_after = compiled.reach_after.max(reach);
+                compiled.window_after = compiled.window_after.max(entry.window);
             }
             compiled.entries.push(ContextEntry {
                 effect: entry.effect,
@@ -1238,14 +1232,14 @@ mod tests {
         let rules = crate::RuleSetBuilder::new().bundled().build().unwrap();
         let fast = Matcher::new(rules.clone()).unwrap();
         let mut slow = Matcher::new(rules).unwrap();
-        let sources: Vec<&str> = slow
+        let patterns: Vec<&Hir> = slow
             .inner
             .rules
             .rules
             .iter()
-            .flat_map(|r| r.patterns().iter().map(String::as_str))
+            .flat_map(|r| r.hirs())
             .collect();
-        let tiny = end_finder::build(&sources, syntax_config(), 0).unwrap();
+        let tiny = end_finder::build(&patterns, 0).unwrap();
         Arc::get_mut(&mut slow.inner).unwrap().end_finder = Some(tiny);
         // Varied text (a fixed pseudo-random mix of words, digits and punctuation) needs
         // new states all the time; one known note in the middle gives findings.
@@ -1326,10 +1320,16 @@ examples = [{ text = "Name:", match = "Name:" }]
     #[test]
     fn pattern_lengths() {
         assert_eq!(
-            pattern_shape("[0-9]{3}-[0-9]{2,4}").unwrap().max_len,
+            parse_pattern("[0-9]{3}-[0-9]{2,4}")
+                .unwrap()
+                .properties()
+                .maximum_len(),
             Some(8)
         );
-        assert_eq!(pattern_shape("[0-9]+").unwrap().max_len, None);
+        assert_eq!(
+            parse_pattern("[0-9]+").unwrap().properties().maximum_len(),
+            None
+        );
     }
 
     #[test]
@@ -1342,10 +1342,10 @@ examples = [{ text = "Name:", match = "Name:" }]
 
     #[test]
     fn empty_patterns_are_rejected() {
-        assert!(pattern_shape("a*").is_err());
-        assert!(pattern_shape("(").is_err());
-        assert!(pattern_shape("a+").is_ok());
-        assert!(pattern_shape(r"\bword\b").is_err());
-        assert!(pattern_shape(r"(?-u:\b)[0-9]+(?-u:\b)").is_ok());
+        assert!(parse_pattern("a*").is_err());
+        assert!(parse_pattern("(").is_err());
+        assert!(parse_pattern("a+").is_ok());
+        assert!(parse_pattern(r"\bword\b").is_err());
+        assert!(parse_pattern(r"(?-u:\b)[0-9]+(?-u:\b)").is_ok());
     }
 }

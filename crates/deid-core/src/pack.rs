@@ -8,6 +8,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use regex_syntax::hir::Hir;
+
 use crate::context::{Context, ContextEffect, Side};
 use crate::entity::EntityType;
 use crate::error::{Error, ErrorKind};
@@ -93,8 +95,12 @@ pub struct Rule {
 /// How a rule finds its candidates.
 #[derive(Clone, Debug)]
 pub(crate) enum RuleKind {
-    /// Regular expressions; the span is group `value` when present.
-    Pattern { patterns: Box<[String]> },
+    /// Regular expressions; the span is group `value` when present. `hirs` holds each
+    /// pattern parsed, in the same order.
+    Pattern {
+        patterns: Box<[String]>,
+        hirs: Box<[Hir]>,
+    },
     /// Whole words (or runs of words) found in dictionaries.
     Words(WordRule),
 }
@@ -140,7 +146,16 @@ impl Rule {
     /// The regular expressions of a pattern rule (empty for a dictionary rule).
     pub fn patterns(&self) -> &[String] {
         match &self.kind {
-            RuleKind::Pattern { patterns } => patterns,
+            RuleKind::Pattern { patterns, .. } => patterns,
+            RuleKind::Words(_) => &[],
+        }
+    }
+
+    /// The patterns of a pattern rule, parsed (empty for a dictionary rule).
+    #[cfg(test)]
+    pub(crate) fn hirs(&self) -> &[Hir] {
+        match &self.kind {
+            RuleKind::Pattern { hirs, .. } => hirs,
             RuleKind::Words(_) => &[],
         }
     }
@@ -534,10 +549,12 @@ fn validate_rule(spec: &RuleSpec, pack: &Arc<str>, dict_ids: &[&str]) -> Result<
     };
     let kind = match (spec.patterns.is_empty(), spec.dictionaries.is_empty()) {
         (false, true) => {
-            for pattern in &spec.patterns {
-                crate::matcher::pattern_shape(pattern)
-                    .map_err(|m| Error::new(pack.to_string(), Some(id), ErrorKind::Pattern(m)))?;
-            }
+            let hirs = spec
+                .patterns
+                .iter()
+                .map(|pattern| crate::matcher::parse_pattern(pattern))
+                .collect::<Result<Box<[Hir]>, String>>()
+                .map_err(|m| Error::new(pack.to_string(), Some(id), ErrorKind::Pattern(m)))?;
             let word_keys = [
                 (!spec.exclude.is_empty(), "exclude"),
                 (!spec.common.is_empty(), "common"),
@@ -551,6 +568,7 @@ fn validate_rule(spec: &RuleSpec, pack: &Arc<str>, dict_ids: &[&str]) -> Result<
             }
             RuleKind::Pattern {
                 patterns: spec.patterns.clone().into_boxed_slice(),
+                hirs,
             }
         }
         (true, false) => RuleKind::Words(WordRule {
