@@ -118,7 +118,7 @@ struct RuleContext {
     /// PERF: one automaton per rule, not one shared by all. The walk from each word start
     /// in a window waits on memory for each byte: the shared automaton of the bundled
     /// pack's ~940 words took ~1 MB, one rule's takes a few KB and stays in cache.
-    words: Option<WordDfa>,
+    words: Option<ContextWords>,
     /// For each word of `words`, by its id there, the entries that list it, as a bit set
     /// over `entries`.
     entries_of_word: Vec<u64>,
@@ -130,6 +130,41 @@ struct RuleContext {
     /// The widest window after the candidate: a word that starts further on is too far for
     /// every entry, so the walk tries no start past it.
     window_after: usize,
+}
+
+/// A rule's context words, ready to walk from any position.
+#[derive(Debug)]
+struct ContextWords {
+    automaton: WordDfa,
+    /// The automaton's anchored start state.
+    start: aho_corasick::automaton::StateID,
+    /// The bytes some word starts with, in either ASCII case. PERF: most positions of a
+    /// window start no word; this table turns them away before the automaton is touched.
+    first_bytes: [bool; 256],
+}
+
+impl ContextWords {
+    fn new(words: &[&str]) -> Result<ContextWords, String> {
+        let automaton = WordDfa::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(aho_corasick::MatchKind::Standard)
+            .start_kind(aho_corasick::StartKind::Anchored)
+            .build(words)
+            .map_err(|e| e.to_string())?;
+        let start = automaton
+            .start_state(Anchored::Yes)
+            .map_err(|e| e.to_string())?;
+        let mut first_bytes = [false; 256];
+        for first in words.iter().filter_map(|word| word.bytes().next()) {
+            first_bytes[usize::from(first.to_ascii_lowercase())] = true;
+            first_bytes[usize::from(first.to_ascii_uppercase())] = true;
+        }
+        Ok(ContextWords {
+            automaton,
+            start,
+            first_bytes,
+        })
+    }
 }
 
 #[derive(Debug)]
@@ -679,8 +714,8 @@ impl Matcher {
         let mut present = 0u64;
         // A context word that starts inside the candidate overlaps it and does not count.
         let last_start_after = (end + context.window_after + 1).min(high);
-        for at in (low..start).chain(end..last_start_after) {
-            for_each_context_word(words, text, at, high, |word, word_end| {
+        for starts in [low..start, end..last_start_after] {
+            for_each_context_word(words, text, starts, high, |at, word, word_end| {
                 if at < start && start < word_end {
                     return;
                 }
@@ -897,11 +932,7 @@ fn compile_contexts(rules: &[Rule]) -> Result<Vec<RuleContext>, String> {
             // word-boundary check to throw those hits away. An anchored DFA walked from word
             // starts visits each byte of a window about once and stops at the first byte no
             // word continues with.
-            let automaton = WordDfa::builder()
-                .ascii_case_insensitive(true)
-                .match_kind(aho_corasick::MatchKind::Standard)
-                .start_kind(aho_corasick::StartKind::Anchored)
-                .build(&words)
+            let automaton = ContextWords::new(&words)
                 .map_err(|e| format!("rule `{}`: context words: {e}", rule.id()))?;
             compiled.words = Some(automaton);
         }
@@ -1079,41 +1110,59 @@ fn is_join_gap(text: &[u8], from: usize, to: usize) -> bool {
     )
 }
 
-/// Whether a word runs across `at`: word bytes on both sides of it. Word bytes are ASCII
-/// letters and digits, and every byte of a multi-byte character.
+/// Word bytes: ASCII letters and digits, and every byte of a multi-byte character.
+fn is_word_byte(byte: u8) -> bool {
+    WORD_BYTES[usize::from(byte)]
+}
+
+/// [`is_word_byte`] as a table: one load in the context walk's loop over every position.
+static WORD_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] = (byte as u8).is_ascii_alphanumeric() || byte >= 0x80;
+        byte += 1;
+    }
+    table
+};
+
+/// Whether a word runs across `at`: word bytes on both sides of it.
 fn splits_word(text: &[u8], at: usize) -> bool {
-    let is_word_byte = |byte: u8| byte.is_ascii_alphanumeric() || byte >= 0x80;
     at > 0 && is_word_byte(text[at - 1]) && text.get(at).is_some_and(|&b| is_word_byte(b))
 }
 
-/// Calls `found` with (word id, end) for each context word that starts at `at`, ends by
-/// `high` and has a word boundary on both sides. None start inside a word.
+/// Calls `found` with (start, word id, end) for each context word that starts in `starts`,
+/// ends by `high` and has a word boundary on both sides. None start inside a word.
 fn for_each_context_word(
-    words: &WordDfa,
+    words: &ContextWords,
     text: &[u8],
-    at: usize,
+    starts: std::ops::Range<usize>,
     high: usize,
-    mut found: impl FnMut(u32, usize),
+    mut found: impl FnMut(usize, u32, usize),
 ) {
-    if splits_word(text, at) {
-        return;
-    }
-    let Ok(mut state) = words.start_state(Anchored::Yes) else {
-        return;
-    };
-    for (end, &byte) in (at + 1..).zip(&text[at..high]) {
-        state = words.next_state(Anchored::Yes, state, byte);
-        if words.is_dead(state) {
-            return;
-        }
-        if !words.is_match(state) {
+    let automaton = &words.automaton;
+    let mut after_word = starts.start > 0 && is_word_byte(text[starts.start - 1]);
+    for (at, &first) in starts.clone().zip(&text[starts]) {
+        let inside_word = after_word && is_word_byte(first);
+        after_word = is_word_byte(first);
+        if inside_word || !words.first_bytes[usize::from(first)] {
             continue;
         }
-        for index in 0..words.match_len(state) {
-            let word = words.match_pattern(state, index);
-            // An anchored state also lists the words that merely end here.
-            if end - words.pattern_len(word) == at && !splits_word(text, end) {
-                found(word.as_u32(), end);
+        let mut state = words.start;
+        for (end, &byte) in (at + 1..).zip(&text[at..high]) {
+            state = automaton.next_state(Anchored::Yes, state, byte);
+            if automaton.is_dead(state) {
+                break;
+            }
+            if !automaton.is_match(state) {
+                continue;
+            }
+            for index in 0..automaton.match_len(state) {
+                let word = automaton.match_pattern(state, index);
+                // An anchored state also lists the words that merely end here.
+                if end - automaton.pattern_len(word) == at && !splits_word(text, end) {
+                    found(at, word.as_u32(), end);
+                }
             }
         }
     }
@@ -1152,32 +1201,27 @@ mod tests {
 
     #[test]
     fn context_words_match_whole_words_from_their_start_only() {
-        let words = WordDfa::builder()
-            .ascii_case_insensitive(true)
-            .start_kind(aho_corasick::StartKind::Anchored)
-            .build(["in", "c:", "reached at", "reach"])
-            .unwrap();
+        let words = ContextWords::new(&["in", "c:", "reached at", "reach"]).unwrap();
         let text = b"Within reach: C: 555, Reached at home; reaches in";
-        let found = |at: usize| {
+        let found = |starts: std::ops::Range<usize>, high: usize| {
             let mut hits = Vec::new();
-            for_each_context_word(&words, text, at, text.len(), |word, end| {
-                hits.push((word, end))
+            for_each_context_word(&words, text, starts, high, |at, word, end| {
+                hits.push((at, word, end))
             });
             hits
         };
         // Inside `Within` no word starts; at its start `in` is no whole word.
-        assert_eq!(found(0), []);
-        assert_eq!(found(4), []);
-        assert_eq!(found(7), [(3, 12)]);
-        assert_eq!(found(14), [(1, 16)]);
+        assert_eq!(found(0..1, text.len()), []);
+        assert_eq!(found(4..5, text.len()), []);
         // `reach` ends inside `Reached`; `reached at` is a whole phrase, any case.
-        assert_eq!(found(22), [(2, 32)]);
-        assert_eq!(found(39), []);
-        assert_eq!(found(47), [(0, 49)]);
+        assert_eq!(
+            found(0..text.len(), text.len()),
+            [(7, 3, 12), (14, 1, 16), (22, 2, 32), (47, 0, 49)]
+        );
         // Nothing past `high` counts.
-        let mut hits = Vec::new();
-        for_each_context_word(&words, text, 22, 31, |word, end| hits.push((word, end)));
-        assert_eq!(hits, []);
+        assert_eq!(found(22..23, 31), []);
+        // A range that starts inside a word knows it.
+        assert_eq!(found(9..text.len(), text.len())[0], (14, 1, 16));
     }
 
     #[test]
