@@ -117,6 +117,62 @@ fn is_combining_mark(c: char) -> bool {
     matches!(c, '\u{0300}'..='\u{036F}' | '\u{1AB0}'..='\u{1AFF}' | '\u{1DC0}'..='\u{1DFF}' | '\u{20D0}'..='\u{20FF}' | '\u{FE20}'..='\u{FE2F}')
 }
 
+/// Letter classes of ASCII bytes, as bits; 0 for every other byte.
+const UPPER: u8 = 1;
+const LOWER: u8 = 2;
+const DIGIT: u8 = 4;
+static ASCII_CLASSES: [u8; 256] = {
+    let mut table = [0; 256];
+    let mut byte = 0;
+    while byte < 128 {
+        let b = byte as u8;
+        table[byte] = if b.is_ascii_uppercase() {
+            UPPER
+        } else if b.is_ascii_lowercase() {
+            LOWER
+        } else if b.is_ascii_digit() {
+            DIGIT
+        } else {
+            0
+        };
+        byte += 1;
+    }
+    table
+};
+
+/// The word starting at `start` when it is ASCII letters and digits only and the byte after
+/// it (if any) is ASCII and no joiner: the same word [`words_into`] finds byte by byte.
+fn plain_ascii_word(text: &[u8], start: usize) -> Option<Word> {
+    let first = ASCII_CLASSES[usize::from(text[start])];
+    if first == 0 {
+        return None;
+    }
+    let mut later = 0;
+    let mut end = start + 1;
+    while let Some(&byte) = text.get(end) {
+        let class = ASCII_CLASSES[usize::from(byte)];
+        if class == 0 {
+            if byte >= 0x80 || byte == b'\'' || byte == b'-' {
+                return None;
+            }
+            break;
+        }
+        later |= class;
+        end += 1;
+    }
+    Some(Word {
+        start,
+        end,
+        shape: Shape {
+            initial_upper: first == UPPER,
+            has_lower: later & LOWER != 0,
+            later_upper: later & UPPER != 0,
+            has_digit: (first | later) & DIGIT != 0,
+            non_ascii: false,
+        },
+    })
+}
+
 /// Splits `text` into words, appending them to `out`.
 pub(crate) fn words_into(text: &[u8], out: &mut Vec<Word>) {
     let mut at = 0;
@@ -125,8 +181,16 @@ pub(crate) fn words_into(text: &[u8], out: &mut Vec<Word>) {
     let mut pending_joiner = false;
     while at < text.len() {
         let byte = text[at];
-        // PERF: two tight loops take most bytes of prose: ASCII lower-case letters inside a
-        // word, and ASCII bytes that are neither letters nor digits between words.
+        // PERF: three tight paths take most bytes of prose: a whole ASCII word with a plain
+        // byte after it, ASCII lower-case letters inside a word, and ASCII bytes that are
+        // neither letters nor digits between words.
+        if current.is_none()
+            && let Some(word) = plain_ascii_word(text, at)
+        {
+            at = word.end;
+            out.push(word);
+            continue;
+        }
         match &mut current {
             Some(word) if byte.is_ascii_lowercase() => {
                 let run = text[at..]
