@@ -325,5 +325,15 @@ mod tests {
         let uppers: Vec<bool> = out.iter().map(|w| w.shape.is_upper()).collect();
         assert_eq!(titles, [true, false, false, true, true, false]);
         assert_eq!(uppers, [false, true, false, false, false, false]);
+        // Digits anywhere, first or later, whether the word is plain ASCII or not.
+        out.clear();
+        words_into("MRN123 9x Zoë7 x-ray Abc".as_bytes(), &mut out);
+        let digits: Vec<bool> = out.iter().map(|w| w.shape.has_digit).collect();
+        let non_ascii: Vec<bool> = out.iter().map(|w| w.shape.non_ascii).collect();
+        assert_eq!(digits, [true, true, true, false, false]);
+        assert_eq!(non_ascii, [false, false, true, false, false]);
+        assert!(out[0].shape.initial_upper && out[0].shape.later_upper);
+        assert!(!out[1].shape.initial_upper && out[1].shape.has_lower);
+        assert_eq!((out[3].start, out[3].end, out[4].end), (16, 21, 25));
     }
 }
