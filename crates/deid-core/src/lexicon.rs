@@ -25,25 +25,25 @@ pub(crate) enum CaseRule {
 /// All dictionaries of a rule set, keyed by normalised entry.
 #[derive(Debug, Default)]
 pub(crate) struct Lexicon {
-    entries: FxHashMap<Box<str>, u64>,
+    entries: FxHashMap<Box<[u8]>, u64>,
     max_words: usize,
 }
 
 impl Lexicon {
     /// Builds the lexicon; the dictionary at position `i` gets bit `i`.
     pub(crate) fn new<'a>(dictionaries: impl Iterator<Item = &'a [String]>) -> Lexicon {
-        let mut entries: FxHashMap<Box<str>, u64> = FxHashMap::default();
+        let mut entries: FxHashMap<Box<[u8]>, u64> = FxHashMap::default();
         let mut max_words = 1;
-        let mut key = String::new();
+        let mut key = Vec::new();
         for (bit, words) in dictionaries.enumerate() {
             for word in words {
                 key.clear();
                 let mut count = 0;
                 for part in word.split_whitespace() {
                     if count > 0 {
-                        key.push(' ');
+                        key.push(b' ');
                     }
-                    push_normalized(&mut key, part);
+                    push_normalized(&mut key, part.as_bytes());
                     count += 1;
                 }
                 if count == 0 {
@@ -51,10 +51,10 @@ impl Lexicon {
                 }
                 if count > 1 {
                     max_words = max_words.max(count.min(8));
-                    let first = key.split(' ').next().unwrap_or_default();
+                    let first = key.split(|&b| b == b' ').next().unwrap_or_default();
                     *entries.entry(first.into()).or_default() |= STARTS_PHRASE;
                 }
-                *entries.entry(key.as_str().into()).or_default() |= 1 << bit;
+                *entries.entry(key.as_slice().into()).or_default() |= 1 << bit;
             }
         }
         Lexicon { entries, max_words }
@@ -62,7 +62,7 @@ impl Lexicon {
 
     /// The dictionaries holding a normalised key (see [`push_normalized`]).
     #[inline]
-    pub(crate) fn get(&self, key: &str) -> u64 {
+    pub(crate) fn get(&self, key: &[u8]) -> u64 {
         self.entries.get(key).copied().unwrap_or(0)
     }
 
@@ -79,18 +79,30 @@ impl Lexicon {
 
 /// Appends `word` lower-cased, with typographic apostrophes folded to `'` and diacritics
 /// removed, so `García`, `GARCIA` and `Garcia` share one key and the Census lists (plain
-/// ASCII) still find `Nguyễn`. Entries and looked-up words are folded alike.
+/// ASCII) still find `Nguyễn`. Entries and looked-up words are folded alike. Keys are
+/// bytes, so an ASCII word (most of them) is copied and folded without a UTF-8 check;
+/// bytes that are not UTF-8 add nothing.
 #[inline]
-pub(crate) fn push_normalized(key: &mut String, word: &str) {
+pub(crate) fn push_normalized(key: &mut Vec<u8>, word: &[u8]) {
     if word.is_ascii() {
-        key.extend(word.bytes().map(|b| b.to_ascii_lowercase() as char));
+        let from = key.len();
+        key.extend_from_slice(word);
+        key[from..].make_ascii_lowercase();
         return;
     }
+    let Ok(word) = std::str::from_utf8(word) else {
+        return;
+    };
+    let mut buffer = [0; 4];
     for c in word.nfd() {
         match c {
-            '\u{2019}' | '\u{2018}' => key.push('\''),
+            '\u{2019}' | '\u{2018}' => key.push(b'\''),
             c if is_combining_mark(c) => {}
-            c => key.extend(c.to_lowercase()),
+            c => {
+                for lower in c.to_lowercase() {
+                    key.extend_from_slice(lower.encode_utf8(&mut buffer).as_bytes());
+                }
+            }
         }
     }
 }
@@ -104,24 +116,27 @@ mod tests {
         let first = vec!["Maria".to_owned(), "José".to_owned()];
         let cities = vec!["Salt Lake City".to_owned(), "Salt".to_owned()];
         let lexicon = Lexicon::new([first.as_slice(), cities.as_slice()].into_iter());
-        assert_eq!(lexicon.get("maria"), 1);
-        assert_eq!(lexicon.get("jose"), 1);
-        assert_eq!(lexicon.get("salt lake city"), 2);
-        assert_eq!(lexicon.get("salt"), 2 | STARTS_PHRASE);
-        assert_eq!(lexicon.get("lake"), 0);
+        assert_eq!(lexicon.get(b"maria"), 1);
+        assert_eq!(lexicon.get(b"jose"), 1);
+        assert_eq!(lexicon.get(b"salt lake city"), 2);
+        assert_eq!(lexicon.get(b"salt"), 2 | STARTS_PHRASE);
+        assert_eq!(lexicon.get(b"lake"), 0);
         assert_eq!(lexicon.max_words(), 3);
     }
 
     #[test]
     fn diacritics_and_apostrophes_fold() {
-        let mut key = String::new();
-        push_normalized(&mut key, "Nguyễn");
-        assert_eq!(key, "nguyen");
+        let mut key = Vec::new();
+        push_normalized(&mut key, "Nguyễn".as_bytes());
+        assert_eq!(key, b"nguyen");
         key.clear();
-        push_normalized(&mut key, "O’Brien");
-        assert_eq!(key, "o'brien");
+        push_normalized(&mut key, "O’Brien".as_bytes());
+        assert_eq!(key, b"o'brien");
         key.clear();
-        push_normalized(&mut key, "ŻUKOWSKI");
-        assert_eq!(key, "zukowski");
+        push_normalized(&mut key, "ŻUKOWSKI".as_bytes());
+        assert_eq!(key, b"zukowski");
+        key.clear();
+        push_normalized(&mut key, b"Ab\xFF");
+        assert_eq!(key, b"");
     }
 }

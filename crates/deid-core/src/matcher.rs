@@ -191,7 +191,7 @@ pub struct Scratch {
     any_masks: Vec<u64>,
     /// Indexes of the words some dictionary holds (a non-zero `any` mask).
     listed_words: Vec<usize>,
-    key: String,
+    key: Vec<u8>,
     candidates: Vec<Finding>,
     stats: Vec<RuleStats>,
 }
@@ -373,7 +373,7 @@ impl Matcher {
             all_masks: Vec::new(),
             any_masks: Vec::new(),
             listed_words: Vec::new(),
-            key: String::new(),
+            key: Vec::new(),
             candidates: Vec::new(),
             stats: vec![RuleStats::default(); inner.rules.rules.len()],
         }
@@ -632,7 +632,7 @@ impl Matcher {
         &self,
         text: &[u8],
         view: &WordView<'_>,
-        key: &mut String,
+        key: &mut Vec<u8>,
         rule: &WordRule,
         i: usize,
     ) -> Option<usize> {
@@ -654,9 +654,9 @@ impl Matcher {
                 key.clear();
                 for (k, w) in phrase.iter().enumerate() {
                     if k > 0 {
-                        key.push(' ');
+                        key.push(b' ');
                     }
-                    push_normalized(key, word_str(text, w));
+                    push_normalized(key, &text[w.start..w.end]);
                 }
                 let mask = lexicon.get(key);
                 if mask & rule.include != 0 && mask & rule.exclude == 0 {
@@ -1052,28 +1052,23 @@ fn resolve_cluster(cluster: &mut [Finding], out: &mut Vec<Finding>) {
 }
 
 #[inline]
-fn word_str<'t>(text: &'t [u8], word: &Word) -> &'t str {
-    // Words hold only decoded characters, so this never fails.
-    std::str::from_utf8(&text[word.start..word.end]).unwrap_or_default()
-}
-
 /// The dictionaries holding every part of a word (`all`) and any part (`any`); parts are
 /// split at hyphens so `Smith-Jones` matches when both halves are surnames.
 fn word_masks(
     text: &[u8],
     word: &Word,
     lexicon: &crate::lexicon::Lexicon,
-    key: &mut String,
+    key: &mut Vec<u8>,
 ) -> (u64, u64) {
-    let s = word_str(text, word);
+    let bytes = &text[word.start..word.end];
     key.clear();
-    push_normalized(key, s);
+    push_normalized(key, bytes);
     let whole = lexicon.get(key);
-    if whole & !STARTS_PHRASE != 0 || !s.contains('-') {
+    if whole & !STARTS_PHRASE != 0 || !bytes.contains(&b'-') {
         return (whole, whole);
     }
     let (mut all, mut any) = (u64::MAX, 0);
-    for part in s.split('-') {
+    for part in bytes.split(|&b| b == b'-') {
         key.clear();
         push_normalized(key, part);
         let mask = lexicon.get(key) & !STARTS_PHRASE;
