@@ -90,6 +90,9 @@ struct Inner {
     patterns: Vec<CompiledPattern>,
     /// Indexes of dictionary rules.
     word_rules: Vec<usize>,
+    /// For each dictionary rule (by position in `word_rules`), the position of the first
+    /// one with the same matching settings: its matches are theirs too.
+    word_rule_twins: Vec<usize>,
     /// Whether some dictionary rule matches words of any case.
     any_case: bool,
     /// Context entries per rule, by rule index.
@@ -187,6 +190,8 @@ pub struct Scratch {
     /// The patterns that have windows, in the order they got their first.
     matched_patterns: Vec<usize>,
     words: Vec<Word>,
+    /// The matches of each dictionary rule that finds its own (see `word_rule_twins`).
+    word_matches: Vec<Vec<WordMatch>>,
     all_masks: Vec<u64>,
     any_masks: Vec<u64>,
     /// Indexes of the words some dictionary holds (a non-zero `any` mask).
@@ -319,11 +324,13 @@ impl Matcher {
             Some(dfa)
         };
         let contexts = compile_contexts(&rules.rules).map_err(|m| build_error(None, m))?;
+        let word_rule_twins = word_rule_twins(&rules, &word_rules);
         Ok(Matcher {
             inner: Arc::new(Inner {
                 rules,
                 end_finder,
                 patterns,
+                word_rule_twins,
                 word_rules,
                 any_case,
                 contexts,
@@ -370,6 +377,7 @@ impl Matcher {
             windows: vec![Vec::new(); inner.patterns.len()],
             matched_patterns: Vec::new(),
             words: Vec::new(),
+            word_matches: vec![Vec::new(); inner.word_rules.len()],
             all_masks: Vec::new(),
             any_masks: Vec::new(),
             listed_words: Vec::new(),
@@ -551,65 +559,30 @@ impl Matcher {
             any: &scratch.any_masks,
         };
         let key = &mut scratch.key;
-        for &rule_index in &inner.word_rules {
+        for (position, &rule_index) in inner.word_rules.iter().enumerate() {
             let rule = &inner.rules.rules[rule_index];
             let RuleKind::Words(word_rule) = &rule.kind else {
                 continue;
             };
-            let words = view.words;
-            // PERF: a match starts at a word some dictionary holds, so only those are tried.
-            let mut next_free = 0;
-            for &i in &scratch.listed_words {
-                if i < next_free {
-                    continue;
-                }
-                let Some(mut end) = self.word_match_at(text, &view, key, word_rule, i) else {
-                    continue;
-                };
-                let mut start = i;
-                let mut joined = 0usize;
-                let all_common = (start..end).all(|k| view.any[k] & word_rule.common != 0);
-                if word_rule.join_bonus > 0.0 {
-                    if start >= 1
-                        && is_initial(text, &words[start - 1])
-                        && is_join_gap(text, words[start - 1].end + 1, words[start].start)
-                    {
-                        start -= 1;
-                    }
-                    loop {
-                        let mut next = end;
-                        if next < words.len()
-                            && is_initial(text, &words[next])
-                            && next + 1 < words.len()
-                            && is_join_gap(text, words[next - 1].end, words[next].start)
-                            && is_join_gap(text, words[next].end + 1, words[next + 1].start)
-                        {
-                            next += 1;
-                        }
-                        if next >= words.len()
-                            || !is_join_gap(
-                                text,
-                                words[next - 1].end + usize::from(next > end),
-                                words[next].start,
-                            )
-                        {
-                            break;
-                        }
-                        match self.word_match_at(text, &view, key, word_rule, next) {
-                            Some(after) => {
-                                end = after;
-                                joined += 1;
-                            }
-                            None => break,
-                        }
-                    }
-                }
-                let mut confidence = rule.confidence + joined as f32 * word_rule.join_bonus;
-                if joined == 0 && all_common {
+            // PERF: rules with the same matching settings (they differ in context or
+            // confidence) find the same matches; the first of them finds them for all.
+            let twin = inner.word_rule_twins[position];
+            if twin == position {
+                let matches = &mut scratch.word_matches[position];
+                matches.clear();
+                self.word_matches(text, &view, key, word_rule, &scratch.listed_words, matches);
+            }
+            for found in &scratch.word_matches[twin] {
+                let all_common = found
+                    .first
+                    .clone()
+                    .all(|k| view.any[k] & word_rule.common != 0);
+                let mut confidence = rule.confidence + found.joined as f32 * word_rule.join_bonus;
+                if found.joined == 0 && all_common {
                     confidence -= word_rule.common_penalty;
                 }
                 scratch.stats[rule_index].candidates += 1;
-                let (s, e) = (words[start].start, words[end - 1].end);
+                let (s, e) = (found.start, found.end);
                 if rule.validators.iter().all(|v| v.is_valid(&text[s..e])) {
                     let confirmed = (&mut scratch.candidates, scratch.stats.as_mut_slice());
                     self.push_confirmed(
@@ -621,8 +594,75 @@ impl Matcher {
                         confidence.clamp(0.0, 1.0),
                     );
                 }
-                next_free = end;
             }
+        }
+    }
+
+    /// The dictionary matches of one rule's settings, left to right, none overlapping.
+    fn word_matches(
+        &self,
+        text: &[u8],
+        view: &WordView<'_>,
+        key: &mut Vec<u8>,
+        word_rule: &WordRule,
+        listed_words: &[usize],
+        out: &mut Vec<WordMatch>,
+    ) {
+        let words = view.words;
+        // PERF: a match starts at a word some dictionary holds, so only those are tried.
+        let mut next_free = 0;
+        for &i in listed_words {
+            if i < next_free {
+                continue;
+            }
+            let Some(mut end) = self.word_match_at(text, view, key, word_rule, i) else {
+                continue;
+            };
+            let mut start = i;
+            let mut joined = 0usize;
+            let first = start..end;
+            if word_rule.join_bonus > 0.0 {
+                if start >= 1
+                    && is_initial(text, &words[start - 1])
+                    && is_join_gap(text, words[start - 1].end + 1, words[start].start)
+                {
+                    start -= 1;
+                }
+                loop {
+                    let mut next = end;
+                    if next < words.len()
+                        && is_initial(text, &words[next])
+                        && next + 1 < words.len()
+                        && is_join_gap(text, words[next - 1].end, words[next].start)
+                        && is_join_gap(text, words[next].end + 1, words[next + 1].start)
+                    {
+                        next += 1;
+                    }
+                    if next >= words.len()
+                        || !is_join_gap(
+                            text,
+                            words[next - 1].end + usize::from(next > end),
+                            words[next].start,
+                        )
+                    {
+                        break;
+                    }
+                    match self.word_match_at(text, view, key, word_rule, next) {
+                        Some(after) => {
+                            end = after;
+                            joined += 1;
+                        }
+                        None => break,
+                    }
+                }
+            }
+            out.push(WordMatch {
+                start: words[start].start,
+                end: words[end - 1].end,
+                joined,
+                first,
+            });
+            next_free = end;
         }
     }
 
@@ -834,6 +874,16 @@ struct WordView<'a> {
     any: &'a [u64],
 }
 
+/// A dictionary match: its byte span, how many matches were joined into it, and the words
+/// of the first match (before any join).
+#[derive(Clone, Debug)]
+struct WordMatch {
+    start: usize,
+    end: usize,
+    joined: usize,
+    first: std::ops::Range<usize>,
+}
+
 /// Runs the end finder over `text` and fills `scratch.windows` with the windows each
 /// pattern must search (see "Why the windows are exact"). On error (the DFA gave up) the
 /// windows are left empty.
@@ -886,6 +936,28 @@ enum Dispatch {
     Automaton,
     /// Every pattern runs over every segment (the reference).
     EachPattern,
+}
+
+/// For each dictionary rule, the position in `word_rules` of the first rule with the same
+/// matching settings: dictionaries, exclusions, case, length and whether matches join.
+fn word_rule_twins(rules: &RuleSet, word_rules: &[usize]) -> Vec<usize> {
+    let settings = |index: usize| match &rules.rules[index].kind {
+        RuleKind::Words(w) => Some((
+            w.include,
+            w.exclude,
+            w.case,
+            w.max_words,
+            w.join_bonus > 0.0,
+        )),
+        RuleKind::Pattern { .. } => None,
+    };
+    (0..word_rules.len())
+        .map(|k| {
+            (0..k)
+                .find(|&j| settings(word_rules[j]) == settings(word_rules[k]))
+                .unwrap_or(k)
+        })
+        .collect()
 }
 
 fn compile_contexts(rules: &[Rule]) -> Result<Vec<RuleContext>, String> {
