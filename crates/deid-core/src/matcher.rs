@@ -4,14 +4,14 @@
 //!
 //! 1. **Candidates, one pass for every pattern.** All patterns of all rules are compiled
 //!    into one forward lazy DFA that reports every pattern matching at every position
-//!    (regex-automata's hybrid DFA, overlapping search, `MatchKind::All`). One pass over the
-//!    text yields, for each pattern, the offsets where some match of it *ends*. The text is
-//!    cut into segments at blank lines (at most [`MAX_SEGMENT`] bytes); each pattern then
-//!    runs alone, with captures, but only inside its *windows*: each of its match ends
-//!    widened backwards by its longest possible match (to the segment start for unbounded
-//!    patterns). A pattern that matches nowhere costs nothing after the pass. Dictionary
-//!    rules split the text into words once ([`crate::words`]) and look each capitalised
-//!    word up in one hash map ([`crate::lexicon`]).
+//!    (regex-automata's hybrid DFA, `MatchKind::All`, walked by [`crate::end_finder`]).
+//!    One pass over the text yields, for each pattern, the offsets where some match of it
+//!    *ends*. The text is cut into segments at blank lines (at most [`MAX_SEGMENT`]
+//!    bytes); each pattern then runs alone, with captures, but only inside its *windows*:
+//!    each of its match ends widened backwards by its longest possible match (to the
+//!    segment start for unbounded patterns). A pattern that matches nowhere costs nothing
+//!    after the pass. Dictionary rules split the text into words once ([`crate::words`])
+//!    and look each capitalised word up in one hash map ([`crate::lexicon`]).
 //! 2. **Confirmation, per candidate.** Validators (checksums, calendars, ranges) and context
 //!    (words near the candidate, found by walking the rule's own anchored Aho-Corasick
 //!    automaton from each word start in a small window) set or veto each candidate's
