@@ -1123,9 +1123,9 @@ fn resolve_cluster(cluster: &mut [Finding], out: &mut Vec<Finding>) {
     out.extend(kept.into_values());
 }
 
-#[inline]
 /// The dictionaries holding every part of a word (`all`) and any part (`any`); parts are
 /// split at hyphens so `Smith-Jones` matches when both halves are surnames.
+#[inline]
 fn word_masks(
     text: &[u8],
     word: &Word,
