@@ -2,11 +2,11 @@
 //!
 //! # How a scan works
 //!
-//! 1. **Candidates, one pass for every pattern.** All patterns of all rules are compiled
-//!    into one forward lazy DFA that reports every pattern matching at every position
-//!    (regex-automata's hybrid DFA, `MatchKind::All`, walked by [`crate::end_finder`]).
-//!    One pass over the text yields, for each pattern, the offsets where some match of it
-//!    *ends*. The text is cut into segments at blank lines (at most [`MAX_SEGMENT`]
+//! 1. **Candidates, a few passes for every pattern.** The patterns of all rules are shared
+//!    out among four forward lazy DFAs that report every pattern matching at every
+//!    position (regex-automata's hybrid DFA, `MatchKind::All`, walked by
+//!    [`crate::end_finder`]). One pass of each over the text yields, for each pattern, the
+//!    offsets where some match of it *ends*. The text is cut into segments at blank lines (at most [`MAX_SEGMENT`]
 //!    bytes); each pattern then runs alone, with captures, but only inside its *windows*:
 //!    each of its match ends widened backwards by its longest possible match (to the
 //!    segment start for unbounded patterns). A pattern that matches nowhere costs nothing
@@ -36,11 +36,13 @@
 //! match as the iteration over the whole segment. Look-around (`^`, `(?-u:\b)`) sees the
 //! whole text, so cutting the search range changes nothing else.
 //!
-//! PERF: one pass of the overlapping DFA runs at about 150 MB/s on notes once its states are
-//! built; the earlier design, one leftmost-first pass per entity type (26 passes), managed
-//! about 18 MB/s. The DFA's states are built lazily per [`Scratch`] and kept, so a scratch
-//! pays the build once. If the DFA gives up (its cache keeps filling on adversarial text),
-//! the scan falls back to running every pattern over every segment: slower, same findings.
+//! PERF: one pass of an overlapping DFA over every pattern runs at about 150 MB/s on
+//! generated notes once its states are built; the earlier design, one leftmost-first pass
+//! per entity type (26 passes), managed about 18 MB/s. But varied text keeps one DFA over
+//! every pattern building states (see `END_FINDER_GROUPS`), so the patterns are split four
+//! ways. The DFAs' states are built lazily per [`Scratch`] and kept, so a scratch pays the
+//! build once. If a DFA gives up (its cache keeps filling on adversarial text), the scan
+//! falls back to running every pattern over every segment: slower, same findings.
 //!
 //! A pattern with a Unicode word boundary is refused at load: the lazy DFA cannot evaluate
 //! one on non-ASCII text.
@@ -83,9 +85,8 @@ pub struct Matcher {
 #[derive(Debug)]
 struct Inner {
     rules: RuleSet,
-    /// One forward DFA over every pattern, reporting where matches end (pattern `i` of the
-    /// DFA is `patterns[i]`); `None` when the set has no patterns.
-    end_finder: Option<DFA>,
+    /// Forward DFAs over groups of patterns, reporting where matches end.
+    end_finders: Vec<EndFinder>,
     /// Every pattern of every pattern rule.
     patterns: Vec<CompiledPattern>,
     /// Indexes of dictionary rules.
@@ -181,10 +182,13 @@ struct ContextEntry {
 ///
 /// Its buffers hold pieces of the last scanned text, so its `Debug` output shows sizes only.
 pub struct Scratch {
-    end_finder_cache: Option<DfaCache>,
+    end_finder_caches: Vec<DfaCache>,
     pattern_caches: Vec<meta::Cache>,
     captures: Vec<Captures>,
     segment_ends: Vec<usize>,
+    /// The end finder's reports for the second half of the text (see
+    /// [`end_finder::for_each_match_end`]).
+    later_match_ends: Vec<(usize, usize)>,
     /// Windows to search, per pattern.
     windows: Vec<Vec<(usize, usize)>>,
     /// The patterns that have windows, in the order they got their first.
@@ -316,19 +320,13 @@ impl Matcher {
                 }
             }
         }
-        let end_finder = if sources.is_empty() {
-            None
-        } else {
-            let dfa = end_finder::build(&sources, end_finder::CACHE_BYTES)
-                .map_err(|e| build_error(None, e))?;
-            Some(dfa)
-        };
+        let end_finders = build_end_finders(&sources).map_err(|e| build_error(None, e))?;
         let contexts = compile_contexts(&rules.rules).map_err(|m| build_error(None, m))?;
         let word_rule_twins = word_rule_twins(&rules, &word_rules);
         Ok(Matcher {
             inner: Arc::new(Inner {
                 rules,
-                end_finder,
+                end_finders,
                 patterns,
                 word_rule_twins,
                 word_rules,
@@ -362,7 +360,11 @@ impl Matcher {
     pub fn scratch(&self) -> Scratch {
         let inner = &self.inner;
         Scratch {
-            end_finder_cache: inner.end_finder.as_ref().map(DFA::create_cache),
+            end_finder_caches: inner
+                .end_finders
+                .iter()
+                .map(|finder| finder.dfa.create_cache())
+                .collect(),
             pattern_caches: inner
                 .patterns
                 .iter()
@@ -374,6 +376,7 @@ impl Matcher {
                 .map(|p| p.regex.create_captures())
                 .collect(),
             segment_ends: Vec::new(),
+            later_match_ends: Vec::new(),
             windows: vec![Vec::new(); inner.patterns.len()],
             matched_patterns: Vec::new(),
             words: Vec::new(),
@@ -451,11 +454,11 @@ impl Matcher {
 
     fn pattern_candidates(&self, text: &[u8], scratch: &mut Scratch, dispatch: &mut Dispatch) {
         let inner = &*self.inner;
-        let Some(dfa) = &inner.end_finder else {
+        if inner.end_finders.is_empty() {
             return;
-        };
+        }
         if let Dispatch::Automaton = dispatch
-            && collect_windows(dfa, &inner.patterns, text, scratch).is_ok()
+            && collect_windows(&inner.end_finders, &inner.patterns, text, scratch).is_ok()
         {
             // PERF: only the patterns that matched are visited (cells of a table are many
             // tiny texts); pattern order keeps candidate order independent of the text.
@@ -888,39 +891,46 @@ struct WordMatch {
 /// pattern must search (see "Why the windows are exact"). On error (the DFA gave up) the
 /// windows are left empty.
 fn collect_windows(
-    dfa: &DFA,
+    end_finders: &[EndFinder],
     patterns: &[CompiledPattern],
     text: &[u8],
     scratch: &mut Scratch,
 ) -> Result<(), regex_automata::MatchError> {
-    let Some(cache) = scratch.end_finder_cache.as_mut() else {
-        return Ok(());
-    };
     scratch.segment_ends.clear();
     scratch.segment_ends.extend(segments(text).map(|s| s.end));
     let segment_ends = &scratch.segment_ends;
+    let split = two_walk_split(segment_ends, text.len());
     let (windows, matched) = (&mut scratch.windows, &mut scratch.matched_patterns);
-    // The segment holding the last byte of the current match: ends never decrease.
-    let mut segment = 0;
-    let result = end_finder::for_each_match_end(dfa, cache, text, |pattern, end| {
-        while segment_ends[segment] < end {
-            segment += 1;
+    let later = &mut scratch.later_match_ends;
+    let mut result = Ok(());
+    for (finder, cache) in end_finders.iter().zip(&mut scratch.end_finder_caches) {
+        // The segment holding the last byte of the current match: ends never decrease.
+        let mut segment = 0;
+        result =
+            end_finder::for_each_match_end(&finder.dfa, cache, text, split, later, |local, end| {
+                let pattern = finder.patterns[local];
+                while segment_ends[segment] < end {
+                    segment += 1;
+                }
+                let segment_start = segment.checked_sub(1).map_or(0, |s| segment_ends[s]);
+                let start = patterns[pattern].max_len.map_or(segment_start, |reach| {
+                    end.saturating_sub(reach).max(segment_start)
+                });
+                let windows = &mut windows[pattern];
+                match windows.last_mut() {
+                    // Merge within a segment only: a window never crosses a segment boundary.
+                    Some(last) if start <= last.1 && last.1 > segment_start => last.1 = end,
+                    Some(_) => windows.push((start, end)),
+                    None => {
+                        windows.push((start, end));
+                        matched.push(pattern);
+                    }
+                }
+            });
+        if result.is_err() {
+            break;
         }
-        let segment_start = segment.checked_sub(1).map_or(0, |s| segment_ends[s]);
-        let start = patterns[pattern].max_len.map_or(segment_start, |reach| {
-            end.saturating_sub(reach).max(segment_start)
-        });
-        let windows = &mut windows[pattern];
-        match windows.last_mut() {
-            // Merge within a segment only: a window never crosses a segment boundary.
-            Some(last) if start <= last.1 && last.1 > segment_start => last.1 = end,
-            Some(_) => windows.push((start, end)),
-            None => {
-                windows.push((start, end));
-                matched.push(pattern);
-            }
-        }
-    });
+    }
     if result.is_err() {
         for &id in &scratch.matched_patterns {
             scratch.windows[id].clear();
@@ -928,6 +938,59 @@ fn collect_windows(
         scratch.matched_patterns.clear();
     }
     result
+}
+
+/// A DFA over a group of patterns: its pattern `i` is `patterns[i]` of the matcher.
+#[derive(Debug)]
+struct EndFinder {
+    dfa: DFA,
+    patterns: Vec<usize>,
+}
+
+/// How many DFAs the patterns are shared out among, in pack order.
+///
+/// PERF: a state of one DFA over every pattern is a combination of where each pattern's
+/// partial matches stand, and varied text (the dev notes) keeps meeting new combinations:
+/// one DFA built states for every few bytes, outgrew its 64 MiB cache and cleared it over
+/// and over, scanning ~0.3 MB/s. Four DFAs have far fewer combinations to build, at the
+/// price of four passes over the text: on the dev notes the first scan is 3-4x faster and
+/// a second scan of the same text 10x faster, while repetitive generated notes, whose
+/// states one DFA had all built, scan ~15% slower (medians of the probe runs in
+/// benches/README.md).
+const END_FINDER_GROUPS: usize = 4;
+
+fn build_end_finders(sources: &[&Hir]) -> Result<Vec<EndFinder>, String> {
+    let per_group = sources.len().div_ceil(END_FINDER_GROUPS).max(1);
+    let ids: Vec<usize> = (0..sources.len()).collect();
+    ids.chunks(per_group)
+        .map(|group| {
+            let hirs: Vec<&Hir> = group.iter().map(|&i| sources[i]).collect();
+            Ok(EndFinder {
+                dfa: end_finder::build(&hirs, end_finder::CACHE_BYTES)?,
+                patterns: group.to_vec(),
+            })
+        })
+        .collect()
+}
+
+/// Texts shorter than this are walked by the end finder in one piece.
+const TWO_WALK_MIN_BYTES: usize = 512;
+
+/// Where the end finder splits a text for its two walks: the segment end nearest the
+/// middle (no match crosses a segment end), or the text's end for a short text or a
+/// single segment.
+fn two_walk_split(segment_ends: &[usize], len: usize) -> usize {
+    if len < TWO_WALK_MIN_BYTES {
+        return len;
+    }
+    let middle = len / 2;
+    let at = segment_ends.partition_point(|&end| end < middle);
+    let nearest = [at.checked_sub(1), Some(at)]
+        .into_iter()
+        .flatten()
+        .filter_map(|i| segment_ends.get(i).copied())
+        .min_by_key(|&end| end.abs_diff(middle));
+    nearest.unwrap_or(len)
 }
 
 /// How candidates are dispatched to patterns.
@@ -1350,8 +1413,11 @@ mod tests {
             .iter()
             .flat_map(|r| r.hirs())
             .collect();
-        let tiny = end_finder::build(&patterns, 0).unwrap();
-        Arc::get_mut(&mut slow.inner).unwrap().end_finder = Some(tiny);
+        let tiny = EndFinder {
+            dfa: end_finder::build(&patterns, 0).unwrap(),
+            patterns: (0..patterns.len()).collect(),
+        };
+        Arc::get_mut(&mut slow.inner).unwrap().end_finders = vec![tiny];
         // Varied text (a fixed pseudo-random mix of words, digits and punctuation) needs
         // new states all the time; one known note in the middle gives findings.
         let pieces = [
@@ -1380,7 +1446,7 @@ mod tests {
         let mut scratch = slow.scratch();
         let inner = &*slow.inner;
         let gave_up = collect_windows(
-            inner.end_finder.as_ref().unwrap(),
+            &inner.end_finders,
             &inner.patterns,
             text.as_bytes(),
             &mut scratch,
@@ -1419,8 +1485,7 @@ examples = [{ text = "Name:", match = "Name:" }]
         //           01234567890123456789012 3 45678
         let text = b"ab 1234 x 567  Name: 89\n\n12345";
         let inner = &*matcher.inner;
-        let dfa = inner.end_finder.as_ref().unwrap();
-        collect_windows(dfa, &inner.patterns, text, &mut scratch).unwrap();
+        collect_windows(&inner.end_finders, &inner.patterns, text, &mut scratch).unwrap();
         // `[0-9]{3}` ends at 6 and 7 (merged), 13, 28, 29 and 30; the blank line ends a
         // segment at 25, so the windows from 25 on never merge with earlier ones.
         assert_eq!(scratch.windows[0], [(3, 7), (10, 13), (25, 30)]);
