@@ -87,10 +87,12 @@ pub(crate) fn for_each_match_end(
     later.clear();
     let mut later_found = |pattern, end| later.push((pattern, end));
     let mut first = Walk::start(dfa, cache, text, 0..split)?;
+    let clears = cache.clear_count();
     let mut second = Walk::start(dfa, cache, text, split..text.len())?;
+    first.stale = cache.clear_count() != clears;
     cache.search_start(0);
     let mut replayed = 0;
-    while !first.done && !second.done {
+    while !first.done && !second.done && !first.stale {
         while let (Some(&a), Some(&b)) = (first.next_byte(text), second.next_byte(text)) {
             let next_a = dfa.next_state_untagged(cache, first.state, a);
             let next_b = dfa.next_state_untagged(cache, second.state, b);

@@ -6,11 +6,11 @@
 //!    out among four forward lazy DFAs that report every pattern matching at every
 //!    position (regex-automata's hybrid DFA, `MatchKind::All`, walked by
 //!    [`crate::end_finder`]). One pass of each over the text yields, for each pattern, the
-//!    offsets where some match of it *ends*. The text is cut into segments at blank lines (at most [`MAX_SEGMENT`]
-//!    bytes); each pattern then runs alone, with captures, but only inside its *windows*:
-//!    each of its match ends widened backwards by its longest possible match (to the
-//!    segment start for unbounded patterns). A pattern that matches nowhere costs nothing
-//!    after the pass. Dictionary rules split the text into words once ([`crate::words`])
+//!    offsets where some match of it *ends*. The text is cut into segments at blank lines
+//!    (at most [`MAX_SEGMENT`] bytes); each pattern then runs alone, with captures, but
+//!    only inside its *windows*: each of its match ends widened backwards by its longest
+//!    possible match (to the segment start for unbounded patterns). A pattern that matches
+//!    nowhere costs nothing after the passes. Dictionary rules split the text into words once ([`crate::words`])
 //!    and look each capitalised word up in one hash map ([`crate::lexicon`]).
 //! 2. **Confirmation, per candidate.** Validators (checksums, calendars, ranges) and context
 //!    (words near the candidate, found by walking the rule's own anchored Aho-Corasick
