@@ -21,12 +21,12 @@ use regex_automata::nfa::thompson::{self, WhichCaptures};
 use regex_automata::{Input, MatchError, MatchKind};
 use regex_syntax::hir::Hir;
 
-/// The cache of the lazy DFA over every pattern. PERF: the bundled pack's DFA builds about
-/// 14 MiB of states on notes; with the default 2 MiB the cache thrashes. The cache grows
-/// only as states are built.
+/// The cache of each end-finder DFA. PERF: one DFA over the bundled pack built ~14 MiB of
+/// states on generated notes and outgrew even 64 MiB on the varied dev notes; with the
+/// default 2 MiB a cache thrashes. A cache grows only as states are built.
 pub(crate) const CACHE_BYTES: usize = 64 << 20;
 
-/// The forward DFA over every pattern that reports where matches end. It gives up (and the
+/// A forward DFA over `patterns` that reports where matches end. It gives up (and the
 /// scan falls back to every pattern over every segment) when its cache is cleared more
 /// than 3 times while building a state per fewer than 10 bytes searched: the heuristic
 /// regex-automata's meta engine uses before it leaves its lazy DFA.
