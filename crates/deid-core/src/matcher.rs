@@ -955,8 +955,8 @@ struct EndFinder {
 /// and over, scanning ~0.3 MB/s. Four DFAs have far fewer combinations to build, at the
 /// price of four passes over the text: on the dev notes the first scan is 3-4x faster and
 /// a second scan of the same text 10x faster, while repetitive generated notes, whose
-/// states one DFA had all built, scan ~15% slower (medians of the probe runs in
-/// benches/README.md).
+/// states one DFA had all built, scan ~15% slower (the probe runs for 1-12 DFAs are in
+/// docs/DESIGN.md).
 const END_FINDER_GROUPS: usize = 4;
 
 fn build_end_finders(sources: &[&Hir]) -> Result<Vec<EndFinder>, String> {
