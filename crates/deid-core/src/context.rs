@@ -3,8 +3,10 @@
 //! Presidio's context enhancement only raises a score when a hot word is near. Here a rule
 //! may also lower its confidence (`lower`), fire only with a word nearby (`require`), or
 //! never fire with one nearby (`forbid`), each with its own byte window and side. Context
-//! words are matched case-insensitively as whole words by an anchored Aho-Corasick DFA per
-//! rule, walked from each word start in the windows around candidates.
+//! words are matched as whole words by an anchored Aho-Corasick DFA per rule, walked from
+//! each word start in the windows around candidates; case-insensitively unless an entry asks
+//! for its words exactly as written (state codes such as `IN`, `OR`, `ME` are also English
+//! words in lower case).
 
 /// What a context entry does when one of its words is within the window.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -39,10 +41,11 @@ pub struct Context {
     pub(crate) effect: ContextEffect,
     pub(crate) window: usize,
     pub(crate) side: Side,
+    pub(crate) exact_case: bool,
 }
 
 impl Context {
-    /// The words, lower-cased.
+    /// The words: lower-cased, or as written when the entry matches case exactly.
     pub fn words(&self) -> &[String] {
         &self.words
     }
@@ -60,5 +63,10 @@ impl Context {
     /// Which side is looked at.
     pub fn side(&self) -> Side {
         self.side
+    }
+
+    /// Whether the words count only in the case they are written in.
+    pub fn exact_case(&self) -> bool {
+        self.exact_case
     }
 }

@@ -19,9 +19,11 @@
 //! 3. **Propagation.** For entity types the pack lists in `propagate` (names, by default),
 //!    each word of a confirmed value is searched again across the whole text, so a name
 //!    seen once with a title (`Dr. Żukowski`) is also caught alone (`Żukowski agreed`).
-//! 4. **Overlaps.** Overlapping findings resolve deterministically: the higher confidence
-//!    wins; then the longer span; then the rule that comes first in the pack; then the
-//!    earlier start. Findings come out sorted by start and never overlap.
+//! 4. **Overlaps.** Overlapping findings resolve deterministically. A finding that contains
+//!    findings of its own rule first takes the highest of their confidences, so a run of
+//!    name words is not cut into the parts that context or propagation made surer. Then the
+//!    higher confidence wins; then the longer span; then the rule that comes first in the
+//!    pack; then the earlier start. Findings come out sorted by start and never overlap.
 //!
 //! # Why the windows are exact
 //!
@@ -126,6 +128,9 @@ struct RuleContext {
     /// For each word of `words`, by its id there, the entries that list it, as a bit set
     /// over `entries`.
     entries_of_word: Vec<u64>,
+    /// For each word of `words`, by its id there, the only spelling that counts when its
+    /// entries match case exactly; `None` when any case counts.
+    exact_spelling: Vec<Option<Box<[u8]>>>,
     /// How far before and after a candidate the context search looks: a word counts when
     /// its near edge is within the window, so an entry reaches its window plus its longest
     /// word, on its side.
@@ -762,6 +767,10 @@ impl Matcher {
                 if at < start && start < word_end {
                     return;
                 }
+                let spelling = context.exact_spelling[word as usize].as_deref();
+                if spelling.is_some_and(|spelling| text[at..word_end] != *spelling) {
+                    return;
+                }
                 let (before, distance) = if word_end <= start {
                     (true, start - word_end)
                 } else {
@@ -1036,11 +1045,17 @@ fn compile_contexts(rules: &[Rule]) -> Result<Vec<RuleContext>, String> {
         let mut words: Vec<&str> = Vec::new();
         for (k, entry) in rule.context.iter().enumerate() {
             for word in entry.words.iter() {
-                let id = match words.iter().position(|x| x == word) {
+                let spelling = entry.exact_case.then(|| Box::from(word.as_bytes()));
+                let known = words
+                    .iter()
+                    .zip(&compiled.exact_spelling)
+                    .position(|(x, s)| x == word && *s == spelling);
+                let id = match known {
                     Some(id) => id,
                     None => {
                         words.push(word);
                         compiled.entries_of_word.push(0);
+                        compiled.exact_spelling.push(spelling);
                         words.len() - 1
                     }
                 };
@@ -1149,9 +1164,36 @@ pub(crate) fn resolve_overlaps(candidates: &mut [Finding], out: &mut Vec<Finding
         if let [single] = cluster {
             out.push(*single);
         } else {
+            lift_containers(cluster);
             resolve_cluster(cluster, out);
         }
         first = last;
+    }
+}
+
+/// Raises each candidate of a cluster sorted by (start, end) to the highest confidence of
+/// the candidates of its rule that it contains. Only its own rule's: another rule's surer
+/// part does not vouch for the rest of a longer span (`Dr. Jane Roe, January` holds the
+/// titled `Jane Roe`, not a name up to the month). Each candidate looks only at the
+/// candidates that start inside it.
+fn lift_containers(cluster: &mut [Finding]) {
+    for outer in 0..cluster.len() {
+        let Finding {
+            start, end, rule, ..
+        } = cluster[outer];
+        let same_start = cluster[..outer]
+            .iter()
+            .rev()
+            .take_while(|inner| inner.start == start);
+        let later = cluster[outer + 1..]
+            .iter()
+            .take_while(|inner| inner.start < end);
+        let surest = same_start
+            .chain(later)
+            .filter(|inner| inner.rule == rule && inner.end <= end)
+            .map(|inner| inner.confidence)
+            .fold(cluster[outer].confidence, f32::max);
+        cluster[outer].confidence = surest;
     }
 }
 
@@ -1373,9 +1415,28 @@ mod tests {
         assert_eq!(covered, text.len());
     }
 
+    #[test]
+    fn a_run_keeps_its_span_over_surer_parts_of_its_own_rule_only() {
+        let mut candidates = vec![
+            finding(0, 19, 0, 0.69),
+            finding(0, 6, 0, 0.79),
+            finding(7, 19, 0, 0.64),
+            finding(25, 40, 3, 0.6),
+            finding(30, 35, 4, 0.95),
+        ];
+        let mut out = Vec::new();
+        resolve_overlaps(&mut candidates, &mut out);
+        let kept: Vec<(usize, usize, usize, f32)> = out
+            .iter()
+            .map(|f| (f.start, f.end, f.rule, f.confidence))
+            .collect();
+        assert_eq!(kept, [(0, 19, 0, 0.79), (30, 35, 4, 0.95)]);
+    }
+
     proptest::proptest! {
-        /// Clusters change nothing: the result equals one greedy pass over all candidates
-        /// in rank order.
+        /// Clusters change nothing: the result equals one greedy pass over all candidates,
+        /// each lifted to the confidence of the surest one of its rule inside it, in rank
+        /// order.
         #[test]
         fn overlaps_resolve_like_one_greedy_pass(
             spans in proptest::collection::vec((0usize..60, 1usize..12, 0usize..4, 0u8..4), 0..40)
@@ -1385,6 +1446,14 @@ mod tests {
                 .map(|&(start, len, rule, c)| finding(start, start + len, rule, f32::from(c) / 4.0))
                 .collect();
             let mut ranked = candidates.clone();
+            for outer in ranked.iter_mut() {
+                for inner in &candidates {
+                    let inside = outer.start <= inner.start && inner.end <= outer.end;
+                    if inside && outer.rule == inner.rule {
+                        outer.confidence = outer.confidence.max(inner.confidence);
+                    }
+                }
+            }
             ranked.sort_by(rank);
             let mut expected: Vec<Finding> = Vec::new();
             for c in ranked {

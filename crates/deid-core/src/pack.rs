@@ -667,11 +667,23 @@ fn validate_context(spec: &ContextSpec) -> Result<Context, String> {
     if window == 0 || window > 1024 {
         return Err(format!("context window {window} is outside 1..=1024 bytes"));
     }
+    let exact_case = match spec.case.as_deref() {
+        None | Some("any") => false,
+        Some("exact") => true,
+        Some(other) => return Err(format!("unknown context case `{other}` (any, exact)")),
+    };
     let words: Vec<String> = spec
         .words
         .iter()
-        .map(|w| w.trim().to_lowercase())
+        .map(|w| w.trim())
         .filter(|w| !w.is_empty())
+        .map(|w| {
+            if exact_case {
+                w.to_owned()
+            } else {
+                w.to_lowercase()
+            }
+        })
         .collect();
     if words.is_empty() {
         return Err("a context entry needs at least one word".into());
@@ -681,6 +693,7 @@ fn validate_context(spec: &ContextSpec) -> Result<Context, String> {
         effect,
         window,
         side,
+        exact_case,
     })
 }
 

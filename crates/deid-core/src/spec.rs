@@ -135,7 +135,7 @@ pub struct RuleSpec {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContextSpec {
-    /// Words or short phrases, matched case-insensitively as whole words.
+    /// Words or short phrases, matched as whole words, in any case unless `case` is `exact`.
     pub words: Vec<String>,
     /// `raise`, `lower`, `require` or `forbid`.
     pub effect: String,
@@ -148,6 +148,10 @@ pub struct ContextSpec {
     /// `before`, `after` or `both` (the default).
     #[serde(default)]
     pub side: Option<String>,
+    /// `any` (the default) or `exact`: an exact entry's words count only as written, so a
+    /// state code `IN` or `OR` is not the English word `in` or `or`.
+    #[serde(default)]
+    pub case: Option<String>,
 }
 
 /// An example: a text and the value the rule must report in it.

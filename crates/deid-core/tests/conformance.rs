@@ -860,6 +860,51 @@ examples = [{ text = "PLATE-ABC", match = "PLATE-ABC" }]
         );
     }
 
+    #[test]
+    fn an_exact_case_context_word_counts_only_as_written() {
+        let rules = RuleSetBuilder::new()
+            .toml(
+                "case.toml",
+                r#"[[rule]]
+id = "t.kim"
+type = "NAME"
+patterns = ['''(?-u:\b)Kim(?-u:\b)''']
+confidence = 0.8
+context = [
+  { words = ["IN", "OR"], effect = "forbid", window = 20, side = "after", case = "exact" },
+  { words = ["Hospital"], effect = "forbid", window = 5, side = "after" },
+]
+examples = [{ text = "Kim lives in Omaha", match = "Kim" }]
+negative_examples = ["Kim IN 46201", "Kim HOSPITAL"]
+"#,
+            )
+            .build()
+            .unwrap();
+        let report = deid_core::check_rules(&rules, &MatchOptions::default());
+        assert!(report.failures.is_empty(), "{:?}", report.failures);
+        let matcher = Matcher::new(rules).unwrap();
+        let found = |text: &str| matcher.scan(text.as_bytes()).len();
+        assert_eq!(found("Kim went in or out"), 1, "lower-case in/or are words");
+        assert_eq!(found("Kim, Gary IN 46201"), 0, "the state code forbids");
+        assert_eq!(found("Kim, Salem OR 97301"), 0);
+        assert_eq!(found("Kim In the end"), 1, "`In` is not written `IN`");
+        assert_eq!(found("Kim hospital"), 0, "an any-case entry ignores case");
+    }
+
+    #[test]
+    fn an_unknown_context_case_is_an_error_naming_pack_and_rule() {
+        let body = format!(
+            "{GOOD}\ncontext = [{{ words = [\"ssn\"], effect = \"raise\", case = \"upper\" }}]"
+        );
+        let error = load_error("user.toml", &one_rule("bad.case", &body));
+        let message = error.to_string();
+        assert!(
+            message.contains("unknown context case `upper`"),
+            "{message}"
+        );
+        assert_names(&error, "broken-pack", "bad.case");
+    }
+
     /// A one-rule pack with `body` as the rule's extra lines.
     fn one_rule(id: &str, body: &str) -> String {
         format!("[pack]\nname = \"broken-pack\"\n\n[[rule]]\nid = \"{id}\"\n{body}\n")
