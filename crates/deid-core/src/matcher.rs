@@ -113,6 +113,8 @@ struct CompiledPattern {
     value_group: Option<usize>,
     /// The longest match in bytes, when bounded.
     max_len: Option<usize>,
+    /// Dictionary bits whose words veto a candidate (the rule's `exclude`).
+    exclude: u64,
 }
 
 #[derive(Debug, Default)]
@@ -297,7 +299,7 @@ impl Matcher {
         let mut propagation_guard = 0;
         for (index, rule) in rules.rules.iter().enumerate() {
             match &rule.kind {
-                RuleKind::Pattern { hirs, .. } => {
+                RuleKind::Pattern { hirs, exclude, .. } => {
                     for hir in hirs.iter() {
                         // PERF: a pattern only runs inside its windows, a few dozen bytes
                         // each, where a literal prefilter has nothing to skip. Extracting
@@ -314,6 +316,7 @@ impl Matcher {
                             regex,
                             value_group,
                             max_len: hir.properties().maximum_len(),
+                            exclude: *exclude,
                         });
                         sources.push(hir);
                     }
@@ -515,10 +518,10 @@ impl Matcher {
             };
             if let Some(span) = span.filter(|s| s.start < s.end) {
                 scratch.stats[pattern.rule].candidates += 1;
-                if rule
-                    .validators
-                    .iter()
-                    .all(|v| v.is_valid(&text[span.start..span.end]))
+                let value = &text[span.start..span.end];
+                let lexicon = &self.inner.rules.lexicon;
+                if rule.validators.iter().all(|v| v.is_valid(value))
+                    && !holds_listed_word(lexicon, value, pattern.exclude, &mut scratch.key)
                 {
                     let confirmed = (&mut scratch.candidates, scratch.stats.as_mut_slice());
                     self.push_confirmed(
@@ -1226,6 +1229,24 @@ fn resolve_cluster(cluster: &mut [Finding], out: &mut Vec<Finding>) {
         }
     }
     out.extend(kept.into_values());
+}
+
+/// Whether a word of `value` is in one of the dictionaries of `mask`.
+fn holds_listed_word(
+    lexicon: &crate::lexicon::Lexicon,
+    value: &[u8],
+    mask: u64,
+    key: &mut Vec<u8>,
+) -> bool {
+    mask != 0
+        && value
+            .split(|&b| !is_word_byte(b))
+            .filter(|word| !word.is_empty())
+            .any(|word| {
+                key.clear();
+                push_normalized(key, word);
+                lexicon.get(key) & mask != 0
+            })
 }
 
 /// The dictionaries holding every part of a word (`all`) and any part (`any`); parts are

@@ -96,10 +96,12 @@ pub struct Rule {
 #[derive(Clone, Debug)]
 pub(crate) enum RuleKind {
     /// Regular expressions; the span is group `value` when present. `hirs` holds each
-    /// pattern parsed, in the same order.
+    /// pattern parsed, in the same order; `exclude` is the dictionary bit mask of words that
+    /// veto a candidate holding them.
     Pattern {
         patterns: Box<[String]>,
         hirs: Box<[Hir]>,
+        exclude: u64,
     },
     /// Whole words (or runs of words) found in dictionaries.
     Words(WordRule),
@@ -556,7 +558,6 @@ fn validate_rule(spec: &RuleSpec, pack: &Arc<str>, dict_ids: &[&str]) -> Result<
                 .collect::<Result<Box<[Hir]>, String>>()
                 .map_err(|m| Error::new(pack.to_string(), Some(id), ErrorKind::Pattern(m)))?;
             let word_keys = [
-                (!spec.exclude.is_empty(), "exclude"),
                 (!spec.common.is_empty(), "common"),
                 (spec.case.is_some(), "case"),
                 (spec.max_words.is_some(), "max_words"),
@@ -569,6 +570,7 @@ fn validate_rule(spec: &RuleSpec, pack: &Arc<str>, dict_ids: &[&str]) -> Result<
             RuleKind::Pattern {
                 patterns: spec.patterns.clone().into_boxed_slice(),
                 hirs,
+                exclude: dict_mask(&spec.exclude, "exclude")?,
             }
         }
         (true, false) => RuleKind::Words(WordRule {

@@ -93,7 +93,8 @@ pub struct RuleSpec {
     /// Dictionaries whose entries the rule matches as whole words (word rules).
     #[serde(default)]
     pub dictionaries: Vec<String>,
-    /// Dictionaries whose entries never match (word rules).
+    /// Dictionaries whose entries never match (word rules), or whose words veto a pattern
+    /// rule's candidate that holds one (a cue pattern's `says Cardiology`).
     #[serde(default)]
     pub exclude: Vec<String>,
     /// Dictionaries whose entries lower the confidence by `common_penalty` (word rules).

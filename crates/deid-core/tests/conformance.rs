@@ -892,6 +892,38 @@ negative_examples = ["Kim IN 46201", "Kim HOSPITAL"]
     }
 
     #[test]
+    fn a_pattern_rule_drops_candidates_holding_an_excluded_word() {
+        let rules = RuleSetBuilder::new()
+            .toml(
+                "exclude.toml",
+                r#"[[dictionary]]
+id = "departments"
+words = ["Cardiology", "Emergency Room"]
+
+[[rule]]
+id = "t.told"
+type = "NAME"
+patterns = ['''told\x20(?P<value>[A-Z][a-z]+(?:\x20[A-Z][a-z]+)?)''']
+exclude = ["departments"]
+examples = [{ text = "told Jorge Salas", match = "Jorge Salas" }]
+negative_examples = ["told Cardiology", "told Ana Cardiology"]
+"#,
+            )
+            .build()
+            .unwrap();
+        let report = deid_core::check_rules(&rules, &MatchOptions::default());
+        assert!(report.failures.is_empty(), "{:?}", report.failures);
+        let matcher = Matcher::new(rules).unwrap();
+        let found = |text: &str| matcher.scan(text.as_bytes()).len();
+        assert_eq!(
+            found("she told Emergency Room"),
+            1,
+            "phrases veto only as words"
+        );
+        assert_eq!(found("she told Cardiologyst"), 1, "whole words only");
+    }
+
+    #[test]
     fn an_unknown_context_case_is_an_error_naming_pack_and_rule() {
         let body = format!(
             "{GOOD}\ncontext = [{{ words = [\"ssn\"], effect = \"raise\", case = \"upper\" }}]"
