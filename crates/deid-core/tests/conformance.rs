@@ -860,12 +860,21 @@ examples = [{ text = "PLATE-ABC", match = "PLATE-ABC" }]
         );
     }
 
+    /// A matcher for `pack`, which must load and pass `check_rules`.
+    fn checked_matcher(pack: &str) -> Matcher {
+        let rules = RuleSetBuilder::new()
+            .toml("test.toml", pack)
+            .build()
+            .unwrap();
+        let report = deid_core::check_rules(&rules, &MatchOptions::default());
+        assert!(report.failures.is_empty(), "{:?}", report.failures);
+        Matcher::new(rules).unwrap()
+    }
+
     #[test]
     fn an_exact_case_context_word_counts_only_as_written() {
-        let rules = RuleSetBuilder::new()
-            .toml(
-                "case.toml",
-                r#"[[rule]]
+        let matcher = checked_matcher(
+            r#"[[rule]]
 id = "t.kim"
 type = "NAME"
 patterns = ['''(?-u:\b)Kim(?-u:\b)''']
@@ -877,12 +886,7 @@ context = [
 examples = [{ text = "Kim lives in Omaha", match = "Kim" }]
 negative_examples = ["Kim IN 46201", "Kim HOSPITAL"]
 "#,
-            )
-            .build()
-            .unwrap();
-        let report = deid_core::check_rules(&rules, &MatchOptions::default());
-        assert!(report.failures.is_empty(), "{:?}", report.failures);
-        let matcher = Matcher::new(rules).unwrap();
+        );
         let found = |text: &str| matcher.scan(text.as_bytes()).len();
         assert_eq!(found("Kim went in or out"), 1, "lower-case in/or are words");
         assert_eq!(found("Kim, Gary IN 46201"), 0, "the state code forbids");
@@ -893,10 +897,8 @@ negative_examples = ["Kim IN 46201", "Kim HOSPITAL"]
 
     #[test]
     fn a_pattern_rule_drops_candidates_holding_an_excluded_word() {
-        let rules = RuleSetBuilder::new()
-            .toml(
-                "exclude.toml",
-                r#"[[dictionary]]
+        let matcher = checked_matcher(
+            r#"[[dictionary]]
 id = "departments"
 words = ["Cardiology", "Emergency Room"]
 
@@ -908,12 +910,7 @@ exclude = ["departments"]
 examples = [{ text = "told Jorge Salas", match = "Jorge Salas" }]
 negative_examples = ["told Cardiology", "told Ana Cardiology"]
 "#,
-            )
-            .build()
-            .unwrap();
-        let report = deid_core::check_rules(&rules, &MatchOptions::default());
-        assert!(report.failures.is_empty(), "{:?}", report.failures);
-        let matcher = Matcher::new(rules).unwrap();
+        );
         let found = |text: &str| matcher.scan(text.as_bytes()).len();
         assert_eq!(
             found("she told Emergency Room"),
