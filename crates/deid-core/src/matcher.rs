@@ -666,6 +666,12 @@ impl Matcher {
                         None => break,
                     }
                 }
+                if view.any[end - 1] & word_rule.unlisted_after != 0
+                    && let Some(after) = unlisted_surname_end(text, view, end)
+                {
+                    end = after;
+                    joined += 1;
+                }
             }
             out.push(WordMatch {
                 start: words[start].start,
@@ -1023,6 +1029,7 @@ fn word_rule_twins(rules: &RuleSet, word_rules: &[usize]) -> Vec<usize> {
             w.case,
             w.max_words,
             w.join_bonus > 0.0,
+            w.unlisted_after,
         )),
         RuleKind::Pattern { .. } => None,
     };
@@ -1283,6 +1290,29 @@ fn case_ok(rule: CaseRule, word: &Word) -> bool {
         CaseRule::Upper => word.shape.is_upper(),
         CaseRule::TitleOrUpper => word.shape.is_title() || word.shape.is_upper(),
     }
+}
+
+/// The end (exclusive word index) of a surname no dictionary holds at word `next`: a
+/// title-case word of two or more letters after a single space, or after an initial
+/// (`Anna K. Szász`, `Ravil G Yefimov`).
+fn unlisted_surname_end(text: &[u8], view: &WordView<'_>, next: usize) -> Option<usize> {
+    let words = view.words;
+    let gap = |k: usize| &text[words[k - 1].end..words[k].start];
+    if next >= words.len() || gap(next) != b" " {
+        return None;
+    }
+    let mut at = next;
+    let initial = &words[at];
+    if initial.end - initial.start == 1
+        && initial.shape.initial_upper
+        && at + 1 < words.len()
+        && matches!(gap(at + 1), b". " | b" ")
+    {
+        at += 1;
+    }
+    let word = &words[at];
+    let unlisted = word.shape.is_title() && view.any[at] == 0 && word.end - word.start >= 2;
+    unlisted.then_some(at + 1)
 }
 
 /// `Q.` in `John Q. Smith`.

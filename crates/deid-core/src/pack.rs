@@ -117,6 +117,7 @@ pub(crate) struct WordRule {
     pub(crate) case: CaseRule,
     pub(crate) max_words: usize,
     pub(crate) join_bonus: f32,
+    pub(crate) unlisted_after: u64,
 }
 
 impl Rule {
@@ -562,6 +563,7 @@ fn validate_rule(spec: &RuleSpec, pack: &Arc<str>, dict_ids: &[&str]) -> Result<
                 (spec.case.is_some(), "case"),
                 (spec.max_words.is_some(), "max_words"),
                 (spec.join_bonus.is_some(), "join_bonus"),
+                (!spec.unlisted_after.is_empty(), "unlisted_after"),
                 (spec.common_penalty.is_some(), "common_penalty"),
             ];
             if let Some((_, key)) = word_keys.iter().find(|(set, _)| *set) {
@@ -596,6 +598,7 @@ fn validate_rule(spec: &RuleSpec, pack: &Arc<str>, dict_ids: &[&str]) -> Result<
             },
             join_bonus: unit_interval(spec.join_bonus.unwrap_or(0.0), "join_bonus")
                 .map_err(&invalid)?,
+            unlisted_after: dict_mask(&spec.unlisted_after, "unlisted_after")?,
         }),
         _ => {
             return Err(invalid(

@@ -112,6 +112,11 @@ pub struct RuleSpec {
     /// Confidence added per extra word joined into a word-rule match.
     #[serde(default)]
     pub join_bonus: Option<f32>,
+    /// Dictionaries after whose words one capitalised word that no dictionary holds joins
+    /// a word-rule match, with `join_bonus` (a surname the lists lack after a known first
+    /// name: `Mark Roseby`, `Anna K. Szász`).
+    #[serde(default)]
+    pub unlisted_after: Vec<String>,
     /// Validators every candidate must pass, by name.
     #[serde(default)]
     pub validators: Vec<String>,

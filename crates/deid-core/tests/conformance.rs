@@ -921,6 +921,67 @@ negative_examples = ["told Cardiology", "told Ana Cardiology"]
     }
 
     #[test]
+    fn an_unlisted_capitalised_word_joins_a_first_name_as_its_surname() {
+        let matcher = checked_matcher(
+            r#"[[dictionary]]
+id = "first"
+words = ["Mark", "Anna"]
+
+[[dictionary]]
+id = "places"
+words = ["Boston"]
+
+[[rule]]
+id = "t.names"
+type = "NAME"
+dictionaries = ["first"]
+case = "title"
+join_bonus = 0.2
+unlisted_after = ["first"]
+confidence = 0.5
+examples = [{ text = "directed by Mark Roseby and", match = "Mark Roseby" }]
+negative_examples = ["Boston Roseby"]
+"#,
+        );
+        let text = "Mark Roseby; Anna K. Szász; Anna K Szász; Mark Boston; Mark roseby; \
+                    Mark  Roseby; Mark R2d2; Anna X";
+        let found: Vec<(&str, f32)> = matcher
+            .scan(text.as_bytes())
+            .iter()
+            .map(|f| {
+                (
+                    std::str::from_utf8(f.value(text.as_bytes())).unwrap(),
+                    f.confidence,
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("Mark Roseby", 0.7),
+                ("Anna K. Szász", 0.7),
+                ("Anna K Szász", 0.7),
+                ("Mark", 0.5),
+                ("Mark", 0.5),
+                ("Mark", 0.5),
+                ("Mark", 0.5),
+                ("Anna", 0.5),
+            ]
+        );
+    }
+
+    #[test]
+    fn unlisted_after_applies_to_dictionary_rules_only() {
+        let body = format!("{GOOD}\nunlisted_after = [\"x\"]");
+        let error = load_error("user.toml", &one_rule("bad.unlisted", &body));
+        let message = error.to_string();
+        assert!(
+            message.contains("`unlisted_after` applies to dictionary rules only"),
+            "{message}"
+        );
+    }
+
+    #[test]
     fn an_unknown_context_case_is_an_error_naming_pack_and_rule() {
         let body = format!(
             "{GOOD}\ncontext = [{{ words = [\"ssn\"], effect = \"raise\", case = \"upper\" }}]"
