@@ -1,6 +1,7 @@
 //! A small structured pack plus a text, both drawn by `arbitrary`: pattern rules built from
-//! safe regex fragments (with or without a `value` group), dictionary rules over three tiny
-//! dictionaries, validators, context entries, propagation and a minimum confidence.
+//! safe regex fragments (with or without a `value` group, with or without `exclude`),
+//! dictionary rules over three tiny dictionaries (with or without `unlisted_after`),
+//! validators, context entries in any or exact case, propagation and a minimum confidence.
 //!
 //! Asserts the scan contract (`common::check_findings`), that a second scan with the same
 //! scratch gives the same findings, and the engine's conformance: `candidates_into` (one
@@ -56,7 +57,7 @@ const FRAGMENTS: &[&str] = &[
 
 const ENTITIES: &[&str] = &["NAME", "DATE", "PHONE", "SSN", "EMAIL", "ZIP", "MRN", "URL", "IP_ADDRESS", "OTHER_ID", "CITY"];
 const VALIDATORS: &[&str] = &["ssn", "date", "phone-nanp", "zip", "luhn", "ipv4", "ip", "npi", "age-over-89", "mbi", "iban", "mac"];
-const CONTEXT_WORDS: &[&str] = &["dr", "mrn", "ssn", "phone", "call", "dob", "patient", "é", "mr.", "social security", "seen by", "żukowski"];
+const CONTEXT_WORDS: &[&str] = &["dr", "mrn", "ssn", "phone", "call", "dob", "patient", "é", "mr.", "social security", "seen by", "żukowski", "IN", "Dr"];
 const CASES: &[&str] = &["any", "title", "upper", "title-or-upper"];
 const EFFECTS: &[&str] = &["raise", "lower", "require", "forbid"];
 const SIDES: &[&str] = &["before", "after", "both"];
@@ -71,7 +72,7 @@ const TOKENS: &[&str] = &[
     "536-90-4399", "Dr. Angie Żukowski", "Maria Lopez", "(312) 555-0142", "04/23/2016", "2016-04-23", "\n\n", "\n",
     " ", "MRN: 00123456", "Salt Lake City", "Parkinson", "é", "Ż", "10.1.2.3", "angie@example.org", "Smith-Jones",
     "O'Brien", "J. Smith", ", ", "Will", "SMITH", "62704", "call ", "Dr.", "93", "Nguyễn", "Zoe\u{308}", "https://x.org/a",
-    "Mrs Jones", "\t", "\r\n", "aged 97", "-", ".", "’",
+    "Mrs Jones", "\t", "\r\n", "aged 97", "-", ".", "’", " in ", " IN ", "Maria K. Roseby", "Angie Qx",
 ];
 
 #[derive(Arbitrary, Debug)]
@@ -93,8 +94,8 @@ struct RuleIn {
 
 #[derive(Arbitrary, Debug)]
 enum KindIn {
-    Pattern { patterns: Vec<Vec<u8>>, value: Option<(u8, u8)> },
-    Words { dictionaries: u8, exclude: u8, common: u8, case: u8, max_words: u8, join_bonus: u8, common_penalty: u8 },
+    Pattern { patterns: Vec<Vec<u8>>, value: Option<(u8, u8)>, exclude: u8 },
+    Words { dictionaries: u8, exclude: u8, common: u8, case: u8, max_words: u8, join_bonus: u8, common_penalty: u8, unlisted_after: u8 },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -104,6 +105,7 @@ struct ContextIn {
     amount: u8,
     window: u16,
     side: u8,
+    exact_case: bool,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -136,7 +138,7 @@ fn pack_toml(case: &Case) -> String {
         t.push_str(&format!("[[rule]]\nid = \"fuzz.r{n}\"\ntype = \"{}\"\n", pick(ENTITIES, rule.entity)));
         t.push_str(&format!("confidence = {}\n", f32::from(rule.confidence % 101) / 100.0));
         match &rule.kind {
-            KindIn::Pattern { patterns, value } => {
+            KindIn::Pattern { patterns, value, exclude } => {
                 let mut list = Vec::new();
                 for fragments in patterns.iter().take(3) {
                     let parts: Vec<&str> = fragments.iter().take(4).map(|&i| pick(FRAGMENTS, i)).collect();
@@ -166,8 +168,11 @@ fn pack_toml(case: &Case) -> String {
                     list.push("'''[0-9]{3}-[0-9]{2}-[0-9]{4}'''".to_owned());
                 }
                 t.push_str(&format!("patterns = [{}]\n", list.join(", ")));
+                if exclude & 7 != 0 {
+                    t.push_str(&format!("exclude = [{}]\n", dictionary_list(*exclude)));
+                }
             }
-            KindIn::Words { dictionaries, exclude, common, case, max_words, join_bonus, common_penalty } => {
+            KindIn::Words { dictionaries, exclude, common, case, max_words, join_bonus, common_penalty, unlisted_after } => {
                 let include = if dictionaries & 7 == 0 { 1 } else { *dictionaries };
                 t.push_str(&format!("dictionaries = [{}]\n", dictionary_list(include)));
                 if exclude & 7 != 0 {
@@ -178,6 +183,9 @@ fn pack_toml(case: &Case) -> String {
                 }
                 t.push_str(&format!("case = \"{}\"\nmax_words = {}\n", pick(CASES, *case), 1 + max_words % 4));
                 t.push_str(&format!("join_bonus = {}\n", f32::from(join_bonus % 51) / 100.0));
+                if unlisted_after & 7 != 0 {
+                    t.push_str(&format!("unlisted_after = [{}]\n", dictionary_list(*unlisted_after)));
+                }
             }
         }
         let validators: Vec<String> = rule.validators.iter().take(2).map(|&v| format!("\"{}\"", pick(VALIDATORS, v))).collect();
@@ -194,6 +202,9 @@ fn pack_toml(case: &Case) -> String {
                 t.push_str(&format!("amount = {}\n", f32::from(context.amount % 101) / 100.0));
             }
             t.push_str(&format!("window = {}\nside = \"{}\"\n", 1 + context.window % 1024, pick(SIDES, context.side)));
+            if context.exact_case {
+                t.push_str("case = \"exact\"\n");
+            }
         }
         t.push('\n');
     }
