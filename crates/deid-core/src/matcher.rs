@@ -673,6 +673,22 @@ impl Matcher {
                     joined += 1;
                 }
             }
+            // A name's unlisted partner in a coordination (`Abramovich and Wilson`,
+            // `Efimiya, Mary`) is a name too, unless the name itself is a common word.
+            let coordinates = word_rule.unlisted_after != 0
+                && (joined > 0 || first.clone().all(|k| view.any[k] & word_rule.common == 0));
+            let single = |i: usize| WordMatch {
+                start: words[i].start,
+                end: words[i].end,
+                joined: 0,
+                first: i..i + 1,
+            };
+            let before = coordinates
+                .then(|| coordinated_unlisted(text, view, start, Side::Before))
+                .flatten();
+            if let Some(i) = before.filter(|&i| i >= next_free) {
+                out.push(single(i));
+            }
             out.push(WordMatch {
                 start: words[start].start,
                 end: words[end - 1].end,
@@ -680,6 +696,13 @@ impl Matcher {
                 first,
             });
             next_free = end;
+            let after = coordinates
+                .then(|| coordinated_unlisted(text, view, end, Side::After))
+                .flatten();
+            if let Some(i) = after {
+                out.push(single(i));
+                next_free = i + 1;
+            }
         }
     }
 
@@ -1310,9 +1333,42 @@ fn unlisted_surname_end(text: &[u8], view: &WordView<'_>, next: usize) -> Option
     {
         at += 1;
     }
-    let word = &words[at];
-    let unlisted = word.shape.is_title() && view.any[at] == 0 && word.end - word.start >= 2;
-    unlisted.then_some(at + 1)
+    is_unlisted_title(text, view, at).then_some(at + 1)
+}
+
+/// Whether word `k` is a title-case word of two or more letters that no dictionary holds,
+/// and not a contraction of `I` (`I'm`).
+fn is_unlisted_title(text: &[u8], view: &WordView<'_>, k: usize) -> bool {
+    let word = &view.words[k];
+    let bytes = &text[word.start..word.end];
+    let pronoun = bytes.starts_with(b"I'") || bytes.starts_with("I’".as_bytes());
+    word.shape.is_title() && view.any[k] == 0 && bytes.len() >= 2 && !pronoun
+}
+
+/// The index of an unlisted title-case word coordinated with a match that starts at word
+/// `edge` (`Side::Before`: `X and Match`, `X & Match`, `X, Match`) or ends before it
+/// (`Side::After`: `Match and X`, `Match & X`, `Match, X`).
+fn coordinated_unlisted(
+    text: &[u8],
+    view: &WordView<'_>,
+    edge: usize,
+    side: Side,
+) -> Option<usize> {
+    let words = view.words;
+    let gap = |k: usize| &text[words[k - 1].end..words[k].start];
+    let is_and = |k: usize| &text[words[k].start..words[k].end] == b"and";
+    let partner = match side {
+        Side::Before if edge >= 1 && matches!(gap(edge), b", " | b" & ") => edge - 1,
+        Side::Before if edge >= 2 && gap(edge) == b" " && is_and(edge - 1) => {
+            (gap(edge - 1) == b" ").then_some(edge - 2)?
+        }
+        Side::After if edge < words.len() && matches!(gap(edge), b", " | b" & ") => edge,
+        Side::After if edge + 1 < words.len() && gap(edge) == b" " && is_and(edge) => {
+            (gap(edge + 1) == b" ").then_some(edge + 1)?
+        }
+        _ => return None,
+    };
+    is_unlisted_title(text, view, partner).then_some(partner)
 }
 
 /// `Q.` in `John Q. Smith`.

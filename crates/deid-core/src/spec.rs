@@ -114,7 +114,9 @@ pub struct RuleSpec {
     pub join_bonus: Option<f32>,
     /// Dictionaries after whose words one capitalised word that no dictionary holds joins
     /// a word-rule match, with `join_bonus` (a surname the lists lack after a known first
-    /// name: `Mark Roseby`, `Anna K. Szász`).
+    /// name: `Mark Roseby`, `Anna K. Szász`). With it, such a word coordinated with a match
+    /// that is not a common word is a match of its own (`Abramovich and Wilson`,
+    /// `Efimiya, Mary`).
     #[serde(default)]
     pub unlisted_after: Vec<String>,
     /// Validators every candidate must pass, by name.

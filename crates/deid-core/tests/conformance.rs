@@ -971,6 +971,53 @@ negative_examples = ["Boston Roseby"]
     }
 
     #[test]
+    fn an_unlisted_word_coordinated_with_a_name_is_a_name() {
+        let matcher = checked_matcher(
+            r#"[[dictionary]]
+id = "first"
+words = ["Mark", "Anna", "Will"]
+
+[[dictionary]]
+id = "common"
+words = ["Will", "Soon"]
+
+[[rule]]
+id = "t.names"
+type = "NAME"
+dictionaries = ["first"]
+common = ["common"]
+common_penalty = 0.3
+case = "title"
+join_bonus = 0.2
+unlisted_after = ["first"]
+confidence = 0.6
+examples = [{ text = "Abramovich and Mark were", match = "Abramovich" }]
+negative_examples = ["Will and Testament"]
+"#,
+        );
+        let text = "Abramovich and Mark met. Anna, Efimiya and Zoltan came. \
+                    Mark, I'm here. Will and Testament. Soon and Mark. Mark & Qiu.";
+        let found: Vec<&str> = matcher
+            .scan(text.as_bytes())
+            .iter()
+            .map(|f| std::str::from_utf8(f.value(text.as_bytes())).unwrap())
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "Abramovich",
+                "Mark",
+                "Anna",
+                "Efimiya",
+                "Mark",
+                "Mark",
+                "Mark",
+                "Qiu"
+            ]
+        );
+    }
+
+    #[test]
     fn unlisted_after_applies_to_dictionary_rules_only() {
         let body = format!("{GOOD}\nunlisted_after = [\"x\"]");
         let error = load_error("user.toml", &one_rule("bad.unlisted", &body));
