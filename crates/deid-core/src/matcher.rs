@@ -666,7 +666,10 @@ impl Matcher {
                         None => break,
                     }
                 }
-                if view.any[end - 1] & word_rule.unlisted_after != 0
+                // Only right after a lone first name: a longer run (`Tammy Plain, Ann`) may
+                // already be a street and a city.
+                if joined == 0
+                    && view.any[end - 1] & word_rule.unlisted_after != 0
                     && let Some(after) = unlisted_surname_end(text, view, end)
                 {
                     end = after;

@@ -113,7 +113,7 @@ pub struct RuleSpec {
     #[serde(default)]
     pub join_bonus: Option<f32>,
     /// Dictionaries after whose words one capitalised word that no dictionary holds joins
-    /// a word-rule match, with `join_bonus` (a surname the lists lack after a known first
+    /// a one-word match, with `join_bonus` (a surname the lists lack after a known first
     /// name: `Mark Roseby`, `Anna K. Szász`). With it, such a word coordinated with a match
     /// that is not a common word is a match of its own (`Abramovich and Wilson`,
     /// `Efimiya, Mary`).

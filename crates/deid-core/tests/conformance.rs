@@ -609,6 +609,26 @@ mod bundled {
         );
     }
 
+    /// A run of name words that reaches into a street line takes no unlisted surname, so
+    /// it stays below the street rule: `Plain, Ann` is no name here.
+    #[test]
+    fn bundled_pack_keeps_a_street_and_city_whose_words_are_names() {
+        let (_, matcher) = &shared()[0];
+        let text = b"Moved from 7835 Tammy Plain, Ann Arbor on 13-Feb-2022.";
+        let found: Vec<(deid_core::EntityType, &[u8])> = matcher
+            .scan(text)
+            .iter()
+            .map(|f| (f.entity, f.value(text)))
+            .collect();
+        use deid_core::EntityType::{City, Date, StreetAddress};
+        let expected: [(deid_core::EntityType, &[u8]); 3] = [
+            (StreetAddress, b"7835 Tammy Plain"),
+            (City, b"Ann Arbor"),
+            (Date, b"13-Feb-2022"),
+        ];
+        assert_eq!(found, expected);
+    }
+
     #[test]
     fn the_overlap_pack_used_here_passes_check_rules_too() {
         let report = deid_core::check_rules(&overlap_pack(), &MatchOptions::default());
