@@ -666,15 +666,15 @@ impl Matcher {
                         None => break,
                     }
                 }
-                // Only right after a lone first name: a longer run (`Tammy Plain, Ann`) may
-                // already be a street and a city.
-                if joined == 0
-                    && view.any[end - 1] & word_rule.unlisted_after != 0
-                    && let Some(after) = unlisted_surname_end(text, view, end)
-                {
-                    end = after;
-                    joined += 1;
-                }
+            }
+            // Only right after a lone first name: a longer run (`Tammy Plain, Ann`) may
+            // already be a street and a city.
+            if joined == 0
+                && view.any[end - 1] & word_rule.unlisted_after != 0
+                && let Some(after) = unlisted_surname_end(text, view, end)
+            {
+                end = after;
+                joined += 1;
             }
             // A name's unlisted partner in a coordination (`Abramovich and Wilson`,
             // `Efimiya, Mary`) is a name too, unless the name itself is a common word.
@@ -1046,7 +1046,9 @@ enum Dispatch {
 }
 
 /// For each dictionary rule, the position in `word_rules` of the first rule with the same
-/// matching settings: dictionaries, exclusions, case, length and whether matches join.
+/// matching settings: dictionaries, exclusions, case, length, whether matches join, the
+/// unlisted-word dictionaries and, when those are set, the common words (a common name
+/// takes no coordinated partner).
 fn word_rule_twins(rules: &RuleSet, word_rules: &[usize]) -> Vec<usize> {
     let settings = |index: usize| match &rules.rules[index].kind {
         RuleKind::Words(w) => Some((
@@ -1056,6 +1058,7 @@ fn word_rule_twins(rules: &RuleSet, word_rules: &[usize]) -> Vec<usize> {
             w.max_words,
             w.join_bonus > 0.0,
             w.unlisted_after,
+            (w.unlisted_after != 0).then_some(w.common),
         )),
         RuleKind::Pattern { .. } => None,
     };

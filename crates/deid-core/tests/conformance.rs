@@ -1037,6 +1037,29 @@ negative_examples = ["Will and Testament"]
         );
     }
 
+    /// Two rules that differ only in their common words do not share coordinated partners
+    /// (a common name takes none), and `unlisted_after` needs no `join_bonus`.
+    #[test]
+    fn rules_differing_in_common_words_find_their_own_unlisted_partners() {
+        let rule = |id: &str, common: &str| {
+            format!(
+                "[[rule]]\nid = \"{id}\"\ntype = \"NAME\"\ndictionaries = [\"first\"]\n\
+                 case = \"title\"\nunlisted_after = [\"first\"]\nconfidence = 0.6\n{common}\
+                 examples = [{{ text = \"Mark Roseby\", match = \"Mark Roseby\" }}]\n"
+            )
+        };
+        let pack = format!(
+            "[[dictionary]]\nid = \"first\"\nwords = [\"Will\", \"Mark\"]\n\n\
+             [[dictionary]]\nid = \"common\"\nwords = [\"Will\"]\n\n{}\n{}",
+            rule("t.common", "common = [\"common\"]\ncommon_penalty = 0.3\n"),
+            rule("t.plain", ""),
+        );
+        let matcher = checked_matcher(&pack);
+        let text = b"Will and Xyzzy came.";
+        let found: Vec<&[u8]> = matcher.scan(text).iter().map(|f| f.value(text)).collect();
+        assert_eq!(found, [&b"Will"[..], b"Xyzzy"]);
+    }
+
     #[test]
     fn unlisted_after_applies_to_dictionary_rules_only() {
         let body = format!("{GOOD}\nunlisted_after = [\"x\"]");
