@@ -23,11 +23,12 @@ use std::ops::Range;
 use memchr::{memchr, memchr_iter};
 use rayon::prelude::*;
 
-use self::records::Record;
+use self::records::{Record, Records};
 
 use crate::table::{CellRewriter, ColumnInfo, ColumnKind, ColumnSample, TableError, sample_rows};
 
 mod records;
+mod specials;
 
 /// The byte-order mark some tools put before the header.
 const BOM: &[u8] = b"\xef\xbb\xbf";
@@ -119,8 +120,10 @@ impl CsvLayout {
             .unwrap_or_else(|| sniff_delimiter(&bytes[start..]));
         let mut record = Record::default();
         let mut issues = Vec::new();
+        let mut first = Records::new(delimiter, &bytes[start..]);
+        first.next(&mut record);
         let (header, body_start) = if options.has_header {
-            let end = start + record.read(delimiter, &bytes[start..], true);
+            let end = start + first.offset();
             (start..end, end)
         } else {
             (start..start, start)
@@ -145,7 +148,6 @@ impl CsvLayout {
                 })
                 .collect()
         } else {
-            record.read(delimiter, &bytes[start..], true);
             (1..=record.len())
                 .map(|i| ColumnInfo {
                     name: i.to_string(),
@@ -259,16 +261,11 @@ impl CsvLayout {
     ) -> PartReport {
         let mut report = PartReport::default();
         let mut record = Record::default();
-        let mut input = &bytes[part.bytes.clone()];
+        let input = &bytes[part.bytes.clone()];
         let utf8_part = std::str::from_utf8(input).is_ok();
-        let at_eof = part.bytes.end == bytes.len();
+        let mut records = Records::new(self.delimiter, input);
         let mut row = part.first_row;
-        while !input.is_empty() {
-            let used = record.read(self.delimiter, input, at_eof);
-            input = &input[used..];
-            if record.is_blank_line() {
-                continue;
-            }
+        while records.next(&mut record) {
             self.check_record(row, &record, utf8_part, &mut report);
             each(row, &record);
             row += 1;
@@ -327,7 +324,7 @@ impl CsvLayout {
             return;
         }
         let mut record = Record::default();
-        record.read(self.delimiter, &bytes[self.header.clone()], true);
+        Records::new(self.delimiter, &bytes[self.header.clone()]).next(&mut record);
         let kept = record
             .fields()
             .enumerate()
@@ -396,17 +393,13 @@ pub fn sniff_delimiter(bytes: &[u8]) -> u8 {
     for &delimiter in &DELIMITERS {
         let mut counts = Vec::new();
         let mut record = Record::default();
-        let mut input = head;
+        let mut records = Records::new(delimiter, head);
         // Whole records only: the last may be cut by the sniff window.
-        while counts.len() < 20 && !input.is_empty() {
-            let used = record.read(delimiter, input, false);
-            if used == input.len() && head.len() < bytes.len() {
+        while counts.len() < 20 && records.next(&mut record) {
+            if records.offset() == head.len() && head.len() < bytes.len() {
                 break;
             }
-            input = &input[used..];
-            if !record.is_blank_line() {
-                counts.push(record.len());
-            }
+            counts.push(record.len());
         }
         let Some(&first) = counts.first() else {
             continue;
