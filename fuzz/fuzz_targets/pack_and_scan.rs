@@ -1,5 +1,5 @@
 //! A small structured pack plus a text, both drawn by `arbitrary`: pattern rules built from
-//! safe regex fragments (with or without a `value` group, with or without `exclude`),
+//! safe regex fragments (with or without a `value` group, `exclude` or `dictionaries`),
 //! dictionary rules over three tiny dictionaries (with or without `unlisted_after`),
 //! validators, context entries in any or exact case, propagation and a minimum confidence.
 //!
@@ -94,7 +94,7 @@ struct RuleIn {
 
 #[derive(Arbitrary, Debug)]
 enum KindIn {
-    Pattern { patterns: Vec<Vec<u8>>, value: Option<(u8, u8)>, exclude: u8 },
+    Pattern { patterns: Vec<Vec<u8>>, value: Option<(u8, u8)>, exclude: u8, listed: u8 },
     Words { dictionaries: u8, exclude: u8, common: u8, case: u8, max_words: u8, join_bonus: u8, common_penalty: u8, unlisted_after: u8 },
 }
 
@@ -138,7 +138,7 @@ fn pack_toml(case: &Case) -> String {
         t.push_str(&format!("[[rule]]\nid = \"fuzz.r{n}\"\ntype = \"{}\"\n", pick(ENTITIES, rule.entity)));
         t.push_str(&format!("confidence = {}\n", f32::from(rule.confidence % 101) / 100.0));
         match &rule.kind {
-            KindIn::Pattern { patterns, value, exclude } => {
+            KindIn::Pattern { patterns, value, exclude, listed } => {
                 let mut list = Vec::new();
                 for fragments in patterns.iter().take(3) {
                     let parts: Vec<&str> = fragments.iter().take(4).map(|&i| pick(FRAGMENTS, i)).collect();
@@ -170,6 +170,9 @@ fn pack_toml(case: &Case) -> String {
                 t.push_str(&format!("patterns = [{}]\n", list.join(", ")));
                 if exclude & 7 != 0 {
                     t.push_str(&format!("exclude = [{}]\n", dictionary_list(*exclude)));
+                }
+                if listed & 7 != 0 {
+                    t.push_str(&format!("dictionaries = [{}]\n", dictionary_list(*listed)));
                 }
             }
             KindIn::Words { dictionaries, exclude, common, case, max_words, join_bonus, common_penalty, unlisted_after } => {

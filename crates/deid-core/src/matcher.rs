@@ -115,6 +115,9 @@ struct CompiledPattern {
     max_len: Option<usize>,
     /// Dictionary bits whose words veto a candidate (the rule's `exclude`).
     exclude: u64,
+    /// Dictionary bits one of which each word of a candidate needs (the rule's
+    /// `dictionaries`); zero for none.
+    listed: u64,
 }
 
 #[derive(Debug, Default)]
@@ -299,7 +302,12 @@ impl Matcher {
         let mut propagation_guard = 0;
         for (index, rule) in rules.rules.iter().enumerate() {
             match &rule.kind {
-                RuleKind::Pattern { hirs, exclude, .. } => {
+                RuleKind::Pattern {
+                    hirs,
+                    exclude,
+                    listed,
+                    ..
+                } => {
                     for hir in hirs.iter() {
                         // PERF: a pattern only runs inside its windows, a few dozen bytes
                         // each, where a literal prefilter has nothing to skip. Extracting
@@ -317,6 +325,7 @@ impl Matcher {
                             value_group,
                             max_len: hir.properties().maximum_len(),
                             exclude: *exclude,
+                            listed: *listed,
                         });
                         sources.push(hir);
                     }
@@ -522,6 +531,7 @@ impl Matcher {
                 let lexicon = &self.inner.rules.lexicon;
                 if rule.validators.iter().all(|v| v.is_valid(value))
                     && !holds_listed_word(lexicon, value, pattern.exclude, &mut scratch.key)
+                    && all_words_listed(lexicon, value, pattern.listed, &mut scratch.key)
                 {
                     let confirmed = (&mut scratch.candidates, scratch.stats.as_mut_slice());
                     self.push_confirmed(
@@ -1274,15 +1284,35 @@ fn holds_listed_word(
     mask: u64,
     key: &mut Vec<u8>,
 ) -> bool {
-    mask != 0
-        && value
-            .split(|&b| !is_word_byte(b))
-            .filter(|word| !word.is_empty())
-            .any(|word| {
-                key.clear();
-                push_normalized(key, word);
-                lexicon.get(key) & mask != 0
-            })
+    mask != 0 && dictionaries_of_words(lexicon, value, key).any(|bits| bits & mask != 0)
+}
+
+/// Whether every word of `value` is in one of the dictionaries of `mask` (always, for an
+/// empty mask).
+fn all_words_listed(
+    lexicon: &crate::lexicon::Lexicon,
+    value: &[u8],
+    mask: u64,
+    key: &mut Vec<u8>,
+) -> bool {
+    mask == 0 || dictionaries_of_words(lexicon, value, key).all(|bits| bits & mask != 0)
+}
+
+/// The dictionary bits of each word of `value`, split at every byte that is not a word
+/// byte.
+fn dictionaries_of_words<'a>(
+    lexicon: &'a crate::lexicon::Lexicon,
+    value: &'a [u8],
+    key: &'a mut Vec<u8>,
+) -> impl Iterator<Item = u64> + 'a {
+    value
+        .split(|&b| !is_word_byte(b))
+        .filter(|word| !word.is_empty())
+        .map(move |word| {
+            key.clear();
+            push_normalized(key, word);
+            lexicon.get(key)
+        })
 }
 
 /// The dictionaries holding every part of a word (`all`) and any part (`any`); parts are

@@ -97,11 +97,13 @@ pub struct Rule {
 pub(crate) enum RuleKind {
     /// Regular expressions; the span is group `value` when present. `hirs` holds each
     /// pattern parsed, in the same order; `exclude` is the dictionary bit mask of words that
-    /// veto a candidate holding them.
+    /// veto a candidate holding them; when `listed` is not zero, every word of a candidate
+    /// must be in one of its dictionaries.
     Pattern {
         patterns: Box<[String]>,
         hirs: Box<[Hir]>,
         exclude: u64,
+        listed: u64,
     },
     /// Whole words (or runs of words) found in dictionaries.
     Words(WordRule),
@@ -551,7 +553,7 @@ fn validate_rule(spec: &RuleSpec, pack: &Arc<str>, dict_ids: &[&str]) -> Result<
         })
     };
     let kind = match (spec.patterns.is_empty(), spec.dictionaries.is_empty()) {
-        (false, true) => {
+        (false, _) => {
             let hirs = spec
                 .patterns
                 .iter()
@@ -573,6 +575,7 @@ fn validate_rule(spec: &RuleSpec, pack: &Arc<str>, dict_ids: &[&str]) -> Result<
                 patterns: spec.patterns.clone().into_boxed_slice(),
                 hirs,
                 exclude: dict_mask(&spec.exclude, "exclude")?,
+                listed: dict_mask(&spec.dictionaries, "dictionaries")?,
             }
         }
         (true, false) => RuleKind::Words(WordRule {
@@ -600,10 +603,8 @@ fn validate_rule(spec: &RuleSpec, pack: &Arc<str>, dict_ids: &[&str]) -> Result<
                 .map_err(&invalid)?,
             unlisted_after: dict_mask(&spec.unlisted_after, "unlisted_after")?,
         }),
-        _ => {
-            return Err(invalid(
-                "a rule has either `patterns` or `dictionaries`, exactly one of them".into(),
-            ));
+        (true, true) => {
+            return Err(invalid("a rule needs `patterns` or `dictionaries`".into()));
         }
     };
     let validators = spec

@@ -90,7 +90,9 @@ pub struct RuleSpec {
     /// pattern has one, else the whole match.
     #[serde(default)]
     pub patterns: Vec<String>,
-    /// Dictionaries whose entries the rule matches as whole words (word rules).
+    /// Dictionaries whose entries the rule matches as whole words (word rules), or one of
+    /// which must hold every word of a pattern rule's candidate (`pt maria gonzalez`: names
+    /// in lower case are names only when the lists know them).
     #[serde(default)]
     pub dictionaries: Vec<String>,
     /// Dictionaries whose entries never match (word rules), or whose words veto a pattern

@@ -941,6 +941,45 @@ negative_examples = ["told Cardiology", "told Ana Cardiology"]
     }
 
     #[test]
+    fn a_pattern_rule_with_dictionaries_keeps_candidates_whose_every_word_is_listed() {
+        let matcher = checked_matcher(
+            r#"[[dictionary]]
+id = "first"
+words = ["maria", "jose"]
+
+[[dictionary]]
+id = "last"
+words = ["gonzalez"]
+
+[[rule]]
+id = "t.lower"
+type = "NAME"
+patterns = ['''pt\x20(?P<value>\pL+(?:\x20\pL+)?)''']
+dictionaries = ["first", "last"]
+examples = [{ text = "pt maria gonzalez", match = "maria gonzalez" }]
+negative_examples = ["pt jose at", "pt denies pain"]
+"#,
+        );
+        let values = |text: &str| -> Vec<String> {
+            matcher
+                .scan(text.as_bytes())
+                .iter()
+                .map(|f| text[f.range()].to_owned())
+                .collect()
+        };
+        assert_eq!(
+            values("pt josé"),
+            ["josé"],
+            "diacritics fold as in word rules"
+        );
+        assert_eq!(
+            values("pt Maria"),
+            ["Maria"],
+            "the pattern, not the list, decides case"
+        );
+    }
+
+    #[test]
     fn an_unlisted_capitalised_word_joins_a_first_name_as_its_surname() {
         let matcher = checked_matcher(
             r#"[[dictionary]]
@@ -1067,6 +1106,17 @@ negative_examples = ["Will and Testament"]
         let message = error.to_string();
         assert!(
             message.contains("`unlisted_after` applies to dictionary rules only"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_rule_without_patterns_or_dictionaries_is_an_error() {
+        let body = "type = \"SSN\"\nexamples = [{ text = \"x\", match = \"x\" }]";
+        let error = load_error("user.toml", &one_rule("bad.empty", body));
+        let message = error.to_string();
+        assert!(
+            message.contains("a rule needs `patterns` or `dictionaries`"),
             "{message}"
         );
     }
