@@ -1288,7 +1288,7 @@ fn holds_listed_word(
 }
 
 /// Whether every word of `value` is in one of the dictionaries of `mask` (always, for an
-/// empty mask).
+/// empty mask or a value without words, which the rule's pattern decides alone).
 fn all_words_listed(
     lexicon: &crate::lexicon::Lexicon,
     value: &[u8],

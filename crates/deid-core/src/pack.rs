@@ -433,11 +433,12 @@ impl RuleSetBuilder {
                 }
             }
         }
-        if dictionaries.len() > 64 {
+        // Bit 63 of a lexicon entry marks the start of a phrase, so 63 dictionaries at most.
+        if dictionaries.len() > 63 {
             return Err(Error::new(
                 "rule set",
                 None,
-                ErrorKind::Invalid("more than 64 dictionaries".into()),
+                ErrorKind::Invalid("more than 63 dictionaries".into()),
             ));
         }
         let dict_ids: Vec<&str> = dictionaries.iter().map(|(id, ..)| id.as_str()).collect();
@@ -569,7 +570,9 @@ fn validate_rule(spec: &RuleSpec, pack: &Arc<str>, dict_ids: &[&str]) -> Result<
                 (spec.common_penalty.is_some(), "common_penalty"),
             ];
             if let Some((_, key)) = word_keys.iter().find(|(set, _)| *set) {
-                return Err(invalid(format!("`{key}` applies to dictionary rules only")));
+                return Err(invalid(format!(
+                    "`{key}` applies to word rules (`dictionaries` without `patterns`) only"
+                )));
             }
             RuleKind::Pattern {
                 patterns: spec.patterns.clone().into_boxed_slice(),

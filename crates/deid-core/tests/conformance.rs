@@ -1105,7 +1105,7 @@ negative_examples = ["Will and Testament"]
         let error = load_error("user.toml", &one_rule("bad.unlisted", &body));
         let message = error.to_string();
         assert!(
-            message.contains("`unlisted_after` applies to dictionary rules only"),
+            message.contains("`unlisted_after` applies to word rules"),
             "{message}"
         );
     }

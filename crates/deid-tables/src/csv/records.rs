@@ -6,9 +6,9 @@
 //! bytes after a closing quote are appended as they are, a quote inside an unquoted field
 //! is data, and an unterminated quote runs to the end of the file. Unlike `csv-core`,
 //! which moves every byte through a DFA into an output buffer, this reader jumps between
-//! the few bytes that matter ([`Specials`] between fields, `memchr` inside quotes) and hands out unquoted fields as slices of the
-//! input, copying only quoted fields. The tests, a proptest and the `csv_chunks` fuzz target
-//! hold it to the `csv` crate.
+//! the few bytes that matter ([`Specials`] between fields, `memchr` inside quotes) and
+//! hands out unquoted fields as slices of the input, copying only quoted fields. The
+//! tests, a proptest and the `csv_chunks` fuzz target hold it to the `csv` crate.
 
 use memchr::memchr;
 
