@@ -530,8 +530,13 @@ impl Matcher {
                 let value = &text[span.start..span.end];
                 let lexicon = &self.inner.rules.lexicon;
                 if rule.validators.iter().all(|v| v.is_valid(value))
-                    && !holds_listed_word(lexicon, value, pattern.exclude, &mut scratch.key)
-                    && all_words_listed(lexicon, value, pattern.listed, &mut scratch.key)
+                    && words_pass_lists(
+                        lexicon,
+                        value,
+                        pattern.exclude,
+                        pattern.listed,
+                        &mut scratch.key,
+                    )
                 {
                     let confirmed = (&mut scratch.candidates, scratch.stats.as_mut_slice());
                     self.push_confirmed(
@@ -1277,25 +1282,19 @@ fn resolve_cluster(cluster: &mut [Finding], out: &mut Vec<Finding>) {
     out.extend(kept.into_values());
 }
 
-/// Whether a word of `value` is in one of the dictionaries of `mask`.
-fn holds_listed_word(
+/// Whether the words of `value` pass a pattern rule's lists, looked up once each: no word
+/// is in a dictionary of `exclude`, and, unless `listed` is empty, every word is in one of
+/// `listed` (a value without words passes: the rule's pattern decides it alone).
+fn words_pass_lists(
     lexicon: &crate::lexicon::Lexicon,
     value: &[u8],
-    mask: u64,
+    exclude: u64,
+    listed: u64,
     key: &mut Vec<u8>,
 ) -> bool {
-    mask != 0 && dictionaries_of_words(lexicon, value, key).any(|bits| bits & mask != 0)
-}
-
-/// Whether every word of `value` is in one of the dictionaries of `mask` (always, for an
-/// empty mask or a value without words, which the rule's pattern decides alone).
-fn all_words_listed(
-    lexicon: &crate::lexicon::Lexicon,
-    value: &[u8],
-    mask: u64,
-    key: &mut Vec<u8>,
-) -> bool {
-    mask == 0 || dictionaries_of_words(lexicon, value, key).all(|bits| bits & mask != 0)
+    (exclude == 0 && listed == 0)
+        || dictionaries_of_words(lexicon, value, key)
+            .all(|bits| bits & exclude == 0 && (listed == 0 || bits & listed != 0))
 }
 
 /// The dictionary bits of each word of `value`, split at every byte that is not a word
