@@ -282,13 +282,39 @@ fn push_record(line: &mut Vec<u8>, record: &FindingRecord<'_>) {
 
 /// Appends `text` as a JSON string.
 fn push_str(line: &mut Vec<u8>, text: &str) {
-    if text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+    if needs_escape(text.as_bytes()) {
         serde_json::to_writer(&mut *line, text).expect("writing to a Vec cannot fail");
     } else {
         line.push(b'"');
         line.extend_from_slice(text.as_bytes());
         line.push(b'"');
     }
+}
+
+/// Whether some byte of `bytes` must be escaped in a JSON string.
+///
+/// PERF: a table's findings repeat the path, column and rule in every record, and a
+/// short-circuiting byte loop over them took 7 % of a Parquet scan's instructions
+/// (cachegrind). Here 16-byte chunks are tested without branches, which the compiler
+/// turns into vector compares; the last one is padded with spaces, as most strings are
+/// shorter than a chunk.
+fn needs_escape(bytes: &[u8]) -> bool {
+    fn any_special(chunk: &[u8; 16]) -> bool {
+        chunk.iter().fold(false, |found, &b| {
+            found | (b < 0x20) | (b == b'"') | (b == b'\\')
+        })
+    }
+    let mut chunks = bytes.chunks_exact(16);
+    if chunks
+        .by_ref()
+        .any(|chunk| any_special(chunk.try_into().expect("a 16-byte chunk")))
+    {
+        return true;
+    }
+    let rest = chunks.remainder();
+    let mut last = [b' '; 16];
+    last[..rest.len()].copy_from_slice(rest);
+    any_special(&last)
 }
 
 /// Appends a confidence the way `serde_json` prints the `f64`: `0.9`, `0.875`, `1.0`.
@@ -427,6 +453,24 @@ mod tests {
             line.clear();
             push_confidence(&mut line, odd);
             assert_eq!(line, serde_json::to_vec(&odd).unwrap());
+        }
+    }
+
+    #[test]
+    fn escapes_are_found_at_every_position_of_long_and_short_strings() {
+        for len in 0..40 {
+            let plain = "a".repeat(len);
+            assert!(!needs_escape(plain.as_bytes()), "{len}");
+            for at in 0..len {
+                for special in [b'"', b'\\', b'\n', 0x1f, 0] {
+                    let mut bytes = plain.clone().into_bytes();
+                    bytes[at] = special;
+                    assert!(needs_escape(&bytes), "{len} {at} {special}");
+                }
+                let mut bytes = plain.clone().into_bytes();
+                bytes[at] = b' ';
+                assert!(!needs_escape(&bytes), "{len} {at}");
+            }
         }
     }
 
