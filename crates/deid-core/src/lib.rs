@@ -28,6 +28,7 @@ mod end_finder;
 mod entity;
 mod error;
 mod finding;
+mod fragment;
 mod lexicon;
 mod matcher;
 mod pack;

@@ -13,6 +13,7 @@ use regex_syntax::hir::Hir;
 use crate::context::{Context, ContextEffect, Side};
 use crate::entity::EntityType;
 use crate::error::{Error, ErrorKind};
+use crate::fragment::Fragments;
 use crate::lexicon::{CaseRule, Lexicon};
 use crate::spec::{ContextSpec, PackSpec, RuleSpec};
 use crate::validate::Validator;
@@ -338,6 +339,8 @@ impl RuleSetBuilder {
         let mut dictionaries: Vec<(String, Vec<String>, Option<String>)> = Vec::new();
         let mut propagate = Vec::new();
         let mut packs = Vec::new();
+        // Fragments of a pack serve its own rules and those of every later pack.
+        let mut fragments = Fragments::default();
         for layer in self.layers {
             let origin = layer.origin;
             let mut spec = PackSpec::default();
@@ -418,8 +421,31 @@ impl RuleSetBuilder {
                     ));
                 }
             }
+            let mut seen_fragments = std::collections::HashSet::new();
+            for fragment in &spec.fragments {
+                if !seen_fragments.insert(fragment.id.as_str()) {
+                    return Err(Error::new(
+                        origin,
+                        None,
+                        ErrorKind::Invalid(format!(
+                            "fragment `{}` is defined twice in this pack",
+                            fragment.id
+                        )),
+                    ));
+                }
+                fragments
+                    .define(&fragment.id, &fragment.pattern)
+                    .map_err(|message| {
+                        Error::new(origin.clone(), None, ErrorKind::Invalid(message))
+                    })?;
+            }
             let mut seen = std::collections::HashSet::new();
-            for rule in spec.rules {
+            for mut rule in spec.rules {
+                for pattern in &mut rule.patterns {
+                    *pattern = fragments.expand(pattern).map_err(|message| {
+                        Error::new(origin.clone(), Some(&rule.id), ErrorKind::Invalid(message))
+                    })?;
+                }
                 if !seen.insert(rule.id.clone()) {
                     return Err(Error::new(
                         origin,
@@ -726,5 +752,71 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(error.to_string().contains("not a regular file"), "{error}");
+    }
+
+    const FRAGMENT_PACK: &str = r#"
+[[fragment]]
+id = "DIGITS"
+pattern = '[0-9]{3}'
+
+[[rule]]
+id = "code"
+type = "OTHER_ID"
+patterns = ['code {{DIGITS}}-{{DIGITS}}']
+examples = [{ text = "code 123-456", match = "code 123-456" }]
+"#;
+
+    #[test]
+    fn patterns_use_fragments_of_their_own_and_earlier_packs() {
+        let user = r#"
+[[rule]]
+id = "user.code"
+type = "OTHER_ID"
+patterns = ['ref {{DIGITS}}']
+examples = [{ text = "ref 123", match = "ref 123" }]
+"#;
+        let rules = RuleSetBuilder::new()
+            .toml("base.toml", FRAGMENT_PACK)
+            .toml("user.toml", user)
+            .build()
+            .unwrap();
+        let patterns: Vec<&str> = rules
+            .rules()
+            .iter()
+            .flat_map(|rule| rule.patterns())
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            patterns,
+            ["code (?:[0-9]{3})-(?:[0-9]{3})", "ref (?:[0-9]{3})"]
+        );
+        let report = crate::check::check_rules(&rules, &crate::MatchOptions::default());
+        assert!(report.failures.is_empty(), "{:?}", report.failures);
+    }
+
+    #[test]
+    fn fragment_errors_name_the_pack_and_what_is_wrong() {
+        let cases = [
+            (
+                FRAGMENT_PACK.replace("{{DIGITS}}-", "{{DIGIT}}-"),
+                "user.toml: rule `code`: `{{DIGIT}}` names no fragment defined before it (known: DIGITS)",
+            ),
+            (
+                format!("{FRAGMENT_PACK}\n[[fragment]]\nid = \"DIGITS\"\npattern = 'x'\n"),
+                "fragment `DIGITS` is defined twice in this pack",
+            ),
+            (
+                FRAGMENT_PACK.replace("id = \"DIGITS\"", "id = \"3DIGITS\""),
+                "fragment id `3DIGITS`",
+            ),
+        ];
+        for (pack, expected) in cases {
+            let error = RuleSetBuilder::new()
+                .toml("user.toml", &pack)
+                .build()
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(expected), "{error}");
+        }
     }
 }

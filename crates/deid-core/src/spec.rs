@@ -13,6 +13,9 @@ pub struct PackSpec {
     /// Name, version and pack-wide settings.
     #[serde(default)]
     pub pack: PackHeader,
+    /// Named pieces of patterns that patterns insert as `{{ID}}`, in definition order.
+    #[serde(default, rename = "fragment")]
+    pub fragments: Vec<FragmentSpec>,
     /// Word lists the rules refer to by id.
     #[serde(default, rename = "dictionary")]
     pub dictionaries: Vec<DictionarySpec>,
@@ -33,6 +36,7 @@ impl PackSpec {
         header.version = header.version.take().or(other.pack.version);
         header.description = header.description.take().or(other.pack.description);
         header.propagate.extend(other.pack.propagate);
+        self.fragments.extend(other.fragments);
         self.dictionaries.extend(other.dictionaries);
         self.rules.extend(other.rules);
         self.disable.extend(other.disable);
@@ -55,6 +59,18 @@ pub struct PackHeader {
     /// Entity types whose confirmed values are searched again across the whole document.
     #[serde(default)]
     pub propagate: Vec<String>,
+}
+
+/// A `[[fragment]]` entry: a piece of a pattern with a name, so that a building block such
+/// as a title-case name word is written once rather than in every pattern that needs it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FragmentSpec {
+    /// The name patterns use, as `{{ID}}`: ASCII letters, digits and `_`, not starting
+    /// with a digit.
+    pub id: String,
+    /// The regex text; it may use fragments defined before it.
+    pub pattern: String,
 }
 
 /// A `[[dictionary]]` entry: a word list, inline or in a file beside the pack.
