@@ -2,13 +2,18 @@
 //!
 //! Name patterns repeat the same building blocks (a title-case name word with its
 //! apostrophes, hyphens and non-ASCII letters, the byte that may follow a name) many times
-//! over, and TOML has no macros. A pack defines each block once as a `[[fragment]]`; a
-//! fragment may use the fragments defined before it, so there are no cycles to detect.
+//! over, and TOML has no macros. A pack defines each block once as a `[[fragment]]`. A
+//! fragment may use the fragments defined before it, so there are no cycles to detect; a
+//! rule may use every fragment of its own pack and of the packs layered before it.
+//! Expansion is eager: a later pack that redefines `U` changes what its own rules get for
+//! `{{U}}`, not the fragments already built from it.
 //!
 //! A reference is replaced by the fragment's expanded text in a non-capturing group, so an
 //! alternation inside it stays inside. It takes the flags in force where it stands, like
-//! any other part of the pattern: under `(?x)` a literal space in a fragment is ignored, so
-//! fragments write spaces as `\x20`.
+//! any other part of the pattern: under `(?i)` a title-case word fragment matches any case,
+//! and under `(?x)` a literal space or `#` in a fragment is read as layout or a comment, so
+//! fragments write them as `\x20` and `\#`. References are expanded everywhere in a
+//! pattern, inside `(?x)` comments too.
 
 /// The longest text a fragment or pattern may expand to. Each level of nesting may double
 /// the text (`B = {{A}}{{A}}`), so a few lines could otherwise ask for gigabytes; the
@@ -55,15 +60,17 @@ impl Fragments {
                 break;
             };
             if !is_fragment_id(id) {
-                // Not a reference (`\{{2}}` repeats a literal brace): keep the braces.
-                out.push_str(&rest[..open + 2]);
-                rest = after;
+                // Not a reference (`\{{2}}` repeats a literal brace): keep the first brace,
+                // as the second may open one (`\{{{TW}}`).
+                out.push_str(&rest[..open + 1]);
+                rest = &rest[open + 1..];
                 continue;
             }
             let Some((_, text)) = self.defined.iter().find(|(known, _)| known == id) else {
                 let known: Vec<&str> = self.defined.iter().map(|(k, _)| k.as_str()).collect();
                 return Err(format!(
-                    "`{{{{{id}}}}}` names no fragment defined before it (known: {})",
+                    "`{{{{{id}}}}}` names no fragment of this pack or an earlier one, or none \
+                     defined before this fragment (known: {})",
                     if known.is_empty() {
                         "none".to_owned()
                     } else {
@@ -71,7 +78,7 @@ impl Fragments {
                     }
                 ));
             };
-            if out.len() + open + text.len() > MAX_EXPANDED {
+            if out.len() + open + text.len() + "(?:)".len() > MAX_EXPANDED {
                 return Err(format!(
                     "expands to more than {} KiB of regex",
                     MAX_EXPANDED >> 10
@@ -122,6 +129,7 @@ mod tests {
     fn braces_that_are_not_references_stay() {
         let f = fragments(&[("A", "a")]).unwrap();
         assert_eq!(f.expand(r"\{{2}}{{A}}").unwrap(), r"\{{2}}(?:a)");
+        assert_eq!(f.expand(r"\{{{A}}\}").unwrap(), r"\{(?:a)\}");
         assert_eq!(f.expand("x{{A").unwrap(), "x{{A");
         assert_eq!(f.expand("{{ A }}").unwrap(), "{{ A }}");
     }

@@ -799,7 +799,7 @@ examples = [{ text = "ref 123", match = "ref 123" }]
         let cases = [
             (
                 FRAGMENT_PACK.replace("{{DIGITS}}-", "{{DIGIT}}-"),
-                "user.toml: rule `code`: `{{DIGIT}}` names no fragment defined before it (known: DIGITS)",
+                "user.toml: rule `code`: `{{DIGIT}}` names no fragment of this pack or an earlier one",
             ),
             (
                 format!("{FRAGMENT_PACK}\n[[fragment]]\nid = \"DIGITS\"\npattern = 'x'\n"),
