@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::ops::Range;
 use std::path::Path;
 
 use anyhow::{Context as _, bail};
@@ -393,8 +392,10 @@ const CELLS_PER_TASK: usize = 256;
 /// Findings of one part: labelled cells whole, free-text cells by the matcher.
 ///
 /// Free-text cells are gathered first and scanned in parallel tasks, so that a part much
-/// larger than the others (a big Parquet row group) still uses every core. They are copied
-/// into one buffer: a Parquet value lives only while its batch is visited.
+/// larger than the others (a big Parquet row group) still uses every core. They are copied,
+/// as a Parquet value lives only while its batch is visited; one buffer for all of them
+/// raised the peak memory of a Parquet scan of the 64 MiB bench table by 17 MB (its
+/// doubling) for no measurable gain.
 fn scan_part(
     engine: &Engine,
     table: &Table,
@@ -403,8 +404,7 @@ fn scan_part(
     show_values: bool,
 ) -> anyhow::Result<(PartReport, Vec<CellFinding>)> {
     let mut out = Vec::new();
-    let mut texts: Vec<(u64, usize, Range<usize>)> = Vec::new();
-    let mut text_bytes = Vec::new();
+    let mut texts: Vec<(u64, usize, Vec<u8>)> = Vec::new();
     let report = table.visit_part(part, &mut |row, column, value| match classes
         .get(column)
         .map(|c| (c.label, c.confidence))
@@ -421,11 +421,7 @@ fn scan_part(
                 confidence,
             },
         }),
-        Some((Label::FreeText, _)) => {
-            let start = text_bytes.len();
-            text_bytes.extend_from_slice(value);
-            texts.push((row, column, start..text_bytes.len()));
-        }
+        Some((Label::FreeText, _)) => texts.push((row, column, value.to_vec())),
         _ => {}
     })?;
     let scanned: Vec<Vec<CellFinding>> = texts
@@ -434,8 +430,7 @@ fn scan_part(
             engine.with_scratch(|scratch| {
                 let mut found = Vec::new();
                 let mut findings = Vec::new();
-                for (row, column, range) in cells {
-                    let text = &text_bytes[range.clone()];
+                for (row, column, text) in cells {
                     engine.scan_bytes_into(text, scratch, &mut findings);
                     found.extend(findings.iter().map(|finding| CellFinding {
                         row: *row,
