@@ -1097,22 +1097,19 @@ fn compile_contexts(rules: &[Rule]) -> Result<Vec<RuleContext>, String> {
         }
         let mut compiled = RuleContext::default();
         let mut words: Vec<&str> = Vec::new();
+        // Each distinct word (and exact spelling) once: entries may share words, and an
+        // entry that names a dictionary brings many.
+        let mut ids: rustc_hash::FxHashMap<(&str, bool), usize> = Default::default();
         for (k, entry) in rule.context.iter().enumerate() {
             for word in entry.words.iter() {
-                let spelling = entry.exact_case.then(|| Box::from(word.as_bytes()));
-                let known = words
-                    .iter()
-                    .zip(&compiled.exact_spelling)
-                    .position(|(x, s)| x == word && *s == spelling);
-                let id = match known {
-                    Some(id) => id,
-                    None => {
-                        words.push(word);
-                        compiled.entries_of_word.push(0);
-                        compiled.exact_spelling.push(spelling);
-                        words.len() - 1
-                    }
-                };
+                let id = *ids.entry((word, entry.exact_case)).or_insert_with(|| {
+                    words.push(word);
+                    compiled.entries_of_word.push(0);
+                    compiled
+                        .exact_spelling
+                        .push(entry.exact_case.then(|| Box::from(word.as_bytes())));
+                    words.len() - 1
+                });
                 compiled.entries_of_word[id] |= 1 << k;
             }
             let longest_word = entry.words.iter().map(String::len).max().unwrap_or(0);

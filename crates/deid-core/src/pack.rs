@@ -467,10 +467,9 @@ impl RuleSetBuilder {
                 ErrorKind::Invalid("more than 63 dictionaries".into()),
             ));
         }
-        let dict_ids: Vec<&str> = dictionaries.iter().map(|(id, ..)| id.as_str()).collect();
         let rules = rule_specs
             .iter()
-            .map(|(spec, pack)| validate_rule(spec, pack, &dict_ids))
+            .map(|(spec, pack)| validate_rule(spec, pack, &dictionaries))
             .collect::<Result<Vec<_>, _>>()?;
         let lexicon = Arc::new(Lexicon::new(
             dictionaries.iter().map(|(_, words, _)| words.as_slice()),
@@ -554,7 +553,14 @@ fn parse_entity(pack: &str, rule: Option<&str>, name: &str) -> Result<EntityType
     })
 }
 
-fn validate_rule(spec: &RuleSpec, pack: &Arc<str>, dict_ids: &[&str]) -> Result<Rule, Error> {
+/// A dictionary as loaded: id, entries and source.
+type LoadedDictionary = (String, Vec<String>, Option<String>);
+
+fn validate_rule(
+    spec: &RuleSpec,
+    pack: &Arc<str>,
+    dictionaries: &[LoadedDictionary],
+) -> Result<Rule, Error> {
     let id = spec.id.as_str();
     let invalid =
         |message: String| Error::new(pack.to_string(), Some(id), ErrorKind::Invalid(message));
@@ -572,9 +578,9 @@ fn validate_rule(spec: &RuleSpec, pack: &Arc<str>, dict_ids: &[&str]) -> Result<
         unit_interval(spec.confidence.unwrap_or(0.8), "confidence").map_err(&invalid)?;
     let dict_mask = |names: &[String], key: &str| -> Result<u64, Error> {
         names.iter().try_fold(0u64, |mask, name| {
-            let index = dict_ids
+            let index = dictionaries
                 .iter()
-                .position(|d| d == name)
+                .position(|(id, ..)| id == name)
                 .ok_or_else(|| invalid(format!("`{key}` names unknown dictionary `{name}`")))?;
             Ok(mask | 1 << index)
         })
@@ -646,7 +652,7 @@ fn validate_rule(spec: &RuleSpec, pack: &Arc<str>, dict_ids: &[&str]) -> Result<
     let context = spec
         .context
         .iter()
-        .map(|c| validate_context(c).map_err(&invalid))
+        .map(|c| validate_context(c, dictionaries).map_err(&invalid))
         .collect::<Result<Vec<_>, _>>()?;
     if spec.examples.is_empty() {
         return Err(invalid("a rule needs at least one example".into()));
@@ -670,7 +676,10 @@ fn validate_rule(spec: &RuleSpec, pack: &Arc<str>, dict_ids: &[&str]) -> Result<
     })
 }
 
-fn validate_context(spec: &ContextSpec) -> Result<Context, String> {
+fn validate_context(
+    spec: &ContextSpec,
+    dictionaries: &[LoadedDictionary],
+) -> Result<Context, String> {
     let effect = match spec.effect.as_str() {
         "raise" => ContextEffect::Raise(unit_interval(spec.amount.unwrap_or(0.2), "amount")?),
         "lower" => ContextEffect::Lower(unit_interval(spec.amount.unwrap_or(0.2), "amount")?),
@@ -707,9 +716,18 @@ fn validate_context(spec: &ContextSpec) -> Result<Context, String> {
         Some("exact") => true,
         Some(other) => return Err(format!("unknown context case `{other}` (any, exact)")),
     };
+    let mut listed = Vec::new();
+    for name in &spec.dictionaries {
+        let (_, entries, _) = dictionaries
+            .iter()
+            .find(|(id, ..)| id == name)
+            .ok_or_else(|| format!("context names unknown dictionary `{name}`"))?;
+        listed.extend(entries);
+    }
     let words: Vec<String> = spec
         .words
         .iter()
+        .chain(listed)
         .map(|w| w.trim())
         .filter(|w| !w.is_empty())
         .map(|w| {
@@ -721,7 +739,7 @@ fn validate_context(spec: &ContextSpec) -> Result<Context, String> {
         })
         .collect();
     if words.is_empty() {
-        return Err("a context entry needs at least one word".into());
+        return Err("a context entry needs at least one word (`words` or `dictionaries`)".into());
     }
     Ok(Context {
         words: words.into(),
@@ -752,6 +770,45 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(error.to_string().contains("not a regular file"), "{error}");
+    }
+
+    const SHARED_CONTEXT_PACK: &str = r#"
+[[dictionary]]
+id = "product-words"
+words = ["lot", "catalog"]
+
+[[rule]]
+id = "bare-number"
+type = "OTHER_ID"
+patterns = ['(?-u:\b)[0-9]{5}(?-u:\b)']
+context = [{ words = ["batch"], dictionaries = ["product-words"], effect = "forbid", window = 8, side = "before" }]
+examples = [{ text = "room 12345", match = "12345" }]
+"#;
+
+    #[test]
+    fn context_entries_take_the_words_of_named_dictionaries() {
+        let rules = RuleSetBuilder::new()
+            .toml("shared.toml", SHARED_CONTEXT_PACK)
+            .build()
+            .unwrap();
+        let matcher = crate::Matcher::new(rules).unwrap();
+        for vetoed in ["lot 12345", "Catalog 12345", "batch 12345"] {
+            assert!(matcher.scan(vetoed.as_bytes()).is_empty(), "{vetoed}");
+        }
+        assert_eq!(matcher.scan(b"room 12345").len(), 1);
+    }
+
+    #[test]
+    fn a_context_entry_naming_an_unknown_dictionary_is_an_error() {
+        let pack = SHARED_CONTEXT_PACK.replace("[\"product-words\"]", "[\"missing\"]");
+        let error = RuleSetBuilder::new()
+            .toml("shared.toml", &pack)
+            .build()
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("unknown dictionary `missing`"),
+            "{error}"
+        );
     }
 
     const FRAGMENT_PACK: &str = r#"

@@ -162,7 +162,12 @@ pub struct RuleSpec {
 #[serde(deny_unknown_fields)]
 pub struct ContextSpec {
     /// Words or short phrases, matched as whole words, in any case unless `case` is `exact`.
+    #[serde(default)]
     pub words: Vec<String>,
+    /// `[[dictionary]]` ids whose entries count as words of this entry too, so rules can
+    /// share one list.
+    #[serde(default)]
+    pub dictionaries: Vec<String>,
     /// `raise`, `lower`, `require` or `forbid`.
     pub effect: String,
     /// For `raise` and `lower`: how much the confidence moves.
