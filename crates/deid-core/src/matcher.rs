@@ -691,6 +691,18 @@ impl Matcher {
                 end = after;
                 joined += 1;
             }
+            // Only before a lone surname that is no common word, likewise (`Weronika
+            // Martinsen`, not `Aspenwood Ward`).
+            if joined == 0
+                && view.any[start] & word_rule.unlisted_before != 0
+                && view.any[start] & word_rule.common == 0
+                && start > next_free
+                && text[words[start - 1].end..words[start].start] == *b" "
+                && is_unlisted_title(text, view, start - 1)
+            {
+                start -= 1;
+                joined += 1;
+            }
             // A name's unlisted partner in a coordination (`Abramovich and Wilson`,
             // `Efimiya, Mary`) is a name too, unless the name itself is a common word.
             let coordinates = word_rule.unlisted_after != 0
@@ -1073,6 +1085,7 @@ fn word_rule_twins(rules: &RuleSet, word_rules: &[usize]) -> Vec<usize> {
             w.max_words,
             w.join_bonus > 0.0,
             w.unlisted_after,
+            w.unlisted_before,
             (w.unlisted_after != 0).then_some(w.common),
         )),
         RuleKind::Pattern { .. } => None,

@@ -121,6 +121,7 @@ pub(crate) struct WordRule {
     pub(crate) max_words: usize,
     pub(crate) join_bonus: f32,
     pub(crate) unlisted_after: u64,
+    pub(crate) unlisted_before: u64,
 }
 
 impl Rule {
@@ -599,6 +600,7 @@ fn validate_rule(
                 (spec.max_words.is_some(), "max_words"),
                 (spec.join_bonus.is_some(), "join_bonus"),
                 (!spec.unlisted_after.is_empty(), "unlisted_after"),
+                (!spec.unlisted_before.is_empty(), "unlisted_before"),
                 (spec.common_penalty.is_some(), "common_penalty"),
             ];
             if let Some((_, key)) = word_keys.iter().find(|(set, _)| *set) {
@@ -637,6 +639,7 @@ fn validate_rule(
             join_bonus: unit_interval(spec.join_bonus.unwrap_or(0.0), "join_bonus")
                 .map_err(&invalid)?,
             unlisted_after: dict_mask(&spec.unlisted_after, "unlisted_after")?,
+            unlisted_before: dict_mask(&spec.unlisted_before, "unlisted_before")?,
         }),
         (true, true) => {
             return Err(invalid("a rule needs `patterns` or `dictionaries`".into()));

@@ -137,6 +137,11 @@ pub struct RuleSpec {
     /// `Efimiya, Mary`).
     #[serde(default)]
     pub unlisted_after: Vec<String>,
+    /// Dictionaries before whose words, matched alone, one capitalised word that no
+    /// dictionary holds joins the match, with `join_bonus` (a given name the lists lack
+    /// before a known surname: `Weronika Martinsen`).
+    #[serde(default)]
+    pub unlisted_before: Vec<String>,
     /// Validators every candidate must pass, by name.
     #[serde(default)]
     pub validators: Vec<String>,

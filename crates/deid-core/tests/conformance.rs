@@ -881,6 +881,15 @@ examples = [{ text = "PLATE-ABC", match = "PLATE-ABC" }]
     }
 
     /// A matcher for `pack`, which must load and pass `check_rules`.
+    /// Each finding's value and confidence, in order.
+    fn values_and_confidences<'t>(matcher: &Matcher, text: &'t str) -> Vec<(&'t str, f32)> {
+        matcher
+            .scan(text.as_bytes())
+            .iter()
+            .map(|f| (&text[f.range()], f.confidence))
+            .collect()
+    }
+
     fn checked_matcher(pack: &str) -> Matcher {
         let rules = RuleSetBuilder::new()
             .toml("test.toml", pack)
@@ -1004,18 +1013,8 @@ negative_examples = ["Boston Roseby"]
         );
         let text = "Mark Roseby; Anna K. Szász; Anna K Szász; Mark Boston; Mark roseby; \
                     Mark  Roseby; Mark R2d2; Anna X";
-        let found: Vec<(&str, f32)> = matcher
-            .scan(text.as_bytes())
-            .iter()
-            .map(|f| {
-                (
-                    std::str::from_utf8(f.value(text.as_bytes())).unwrap(),
-                    f.confidence,
-                )
-            })
-            .collect();
         assert_eq!(
-            found,
+            values_and_confidences(&matcher, text),
             [
                 ("Mark Roseby", 0.7),
                 ("Anna K. Szász", 0.7),
@@ -1025,6 +1024,44 @@ negative_examples = ["Boston Roseby"]
                 ("Mark", 0.5),
                 ("Mark", 0.5),
                 ("Anna", 0.5),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unlisted_word_before_a_lone_surname_joins_it() {
+        let matcher = checked_matcher(
+            r#"[[dictionary]]
+id = "last"
+words = ["Martinsen", "Ward"]
+
+[[dictionary]]
+id = "common"
+words = ["Ward"]
+
+[[rule]]
+id = "t.names"
+type = "NAME"
+dictionaries = ["last"]
+common = ["common"]
+common_penalty = 0.3
+case = "title"
+join_bonus = 0.2
+unlisted_before = ["last"]
+confidence = 0.5
+examples = [{ text = "called Weronika Martinsen today", match = "Weronika Martinsen" }]
+negative_examples = ["the Aspenwood Ward"]
+"#,
+        );
+        let text = "Weronika Martinsen came. Aspenwood Ward. the Martinsen file. \
+                    Yuito  Martinsen. Martinsen Martinsen.";
+        assert_eq!(
+            values_and_confidences(&matcher, text),
+            [
+                ("Weronika Martinsen", 0.7),
+                ("Martinsen", 0.5),
+                ("Martinsen", 0.5),
+                ("Martinsen Martinsen", 0.7),
             ]
         );
     }
