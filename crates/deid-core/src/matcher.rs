@@ -692,7 +692,9 @@ impl Matcher {
                 joined += 1;
             }
             // Only before a lone surname that is no common word, likewise (`Weronika
-            // Martinsen`, not `Aspenwood Ward`).
+            // Martinsen`, not `Aspenwood Ward`), but without the join bonus: brands and
+            // abbreviations are in no list either (`Vanco Davis`), and a match that stays
+            // under what propagation needs does not spread such a word through the text.
             if joined == 0
                 && view.any[start] & word_rule.unlisted_before != 0
                 && view.any[start] & word_rule.common == 0
@@ -701,7 +703,6 @@ impl Matcher {
                 && is_unlisted_title(text, view, start - 1)
             {
                 start -= 1;
-                joined += 1;
             }
             // A name's unlisted partner in a coordination (`Abramovich and Wilson`,
             // `Efimiya, Mary`) is a name too, unless the name itself is a common word.
@@ -870,14 +871,17 @@ impl Matcher {
 
     /// Finds each word of the confirmed values of propagated types wherever it stands alone
     /// as a word in the text. A word found by several rules takes the rule that comes first
-    /// in the pack (then the higher confidence), whatever order the candidates came in.
+    /// in the pack (then the higher confidence) among the findings confident enough to
+    /// spread, whatever order the candidates came in.
     fn propagate(&self, text: &[u8], scratch: &mut Scratch) {
         let inner = &*self.inner;
         // Each propagated word, with the rule and confidence its hits get.
         let mut needles: rustc_hash::FxHashMap<&[u8], (usize, f32)> = Default::default();
         let mut found_words = Vec::new();
         for finding in &scratch.candidates {
-            if !inner.rules.propagate.contains(&finding.entity) {
+            // A finding too weak to spread must not shadow a later rule's that can.
+            let spreads = finding.confidence - PROPAGATION_DISCOUNT >= inner.min_confidence;
+            if !spreads || !inner.rules.propagate.contains(&finding.entity) {
                 continue;
             }
             found_words.clear();

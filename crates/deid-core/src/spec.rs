@@ -138,7 +138,7 @@ pub struct RuleSpec {
     #[serde(default)]
     pub unlisted_after: Vec<String>,
     /// Dictionaries before whose words, matched alone, one capitalised word that no
-    /// dictionary holds joins the match, with `join_bonus` (a given name the lists lack
+    /// dictionary holds joins the match, without `join_bonus` (a given name the lists lack
     /// before a known surname: `Weronika Martinsen`).
     #[serde(default)]
     pub unlisted_before: Vec<String>,
