@@ -693,9 +693,12 @@ impl Matcher {
             }
             // Only before a lone surname that is no common word, likewise (`Weronika
             // Martinsen`, not `Aspenwood Ward`), but without the join bonus: brands and
-            // abbreviations are in no list either (`Vanco Davis`), and a match that stays
-            // under what propagation needs does not spread such a word through the text.
+            // abbreviations are in no list either (`Vanco Davis`), and the bonus would lift
+            // a bare match over the propagation threshold (in the bundled pack, 0.54 + 0.15),
+            // spreading such a word through the text.
             if joined == 0
+                && start == first.start
+                && first.len() == 1
                 && view.any[start] & word_rule.unlisted_before != 0
                 && view.any[start] & word_rule.common == 0
                 && start > next_free
@@ -880,8 +883,8 @@ impl Matcher {
         let mut found_words = Vec::new();
         for finding in &scratch.candidates {
             // A finding too weak to spread must not shadow a later rule's that can.
-            let spreads = finding.confidence - PROPAGATION_DISCOUNT >= inner.min_confidence;
-            if !spreads || !inner.rules.propagate.contains(&finding.entity) {
+            let spread = finding.confidence - PROPAGATION_DISCOUNT;
+            if spread < inner.min_confidence || !inner.rules.propagate.contains(&finding.entity) {
                 continue;
             }
             found_words.clear();
@@ -900,7 +903,7 @@ impl Matcher {
                     continue;
                 }
                 let bytes = &text[finding.start + word.start..finding.start + word.end];
-                let needle = (finding.rule, finding.confidence - PROPAGATION_DISCOUNT);
+                let needle = (finding.rule, spread);
                 needles
                     .entry(bytes)
                     .and_modify(|held| {
@@ -927,15 +930,13 @@ impl Matcher {
             let Some(&(rule, confidence)) = needles.get(&text[word.start..word.end]) else {
                 continue;
             };
-            if confidence >= inner.min_confidence {
-                scratch.candidates.push(Finding {
-                    start: word.start,
-                    end: word.end,
-                    entity: inner.rules.rules[rule].entity,
-                    rule,
-                    confidence,
-                });
-            }
+            scratch.candidates.push(Finding {
+                start: word.start,
+                end: word.end,
+                entity: inner.rules.rules[rule].entity,
+                rule,
+                confidence,
+            });
         }
     }
 }
@@ -1079,7 +1080,7 @@ enum Dispatch {
 /// For each dictionary rule, the position in `word_rules` of the first rule with the same
 /// matching settings: dictionaries, exclusions, case, length, whether matches join, the
 /// unlisted-word dictionaries and, when those are set, the common words (a common name
-/// takes no coordinated partner).
+/// takes no coordinated partner, a common surname no given name before it).
 fn word_rule_twins(rules: &RuleSet, word_rules: &[usize]) -> Vec<usize> {
     let settings = |index: usize| match &rules.rules[index].kind {
         RuleKind::Words(w) => Some((
@@ -1090,7 +1091,7 @@ fn word_rule_twins(rules: &RuleSet, word_rules: &[usize]) -> Vec<usize> {
             w.join_bonus > 0.0,
             w.unlisted_after,
             w.unlisted_before,
-            (w.unlisted_after != 0).then_some(w.common),
+            (w.unlisted_after | w.unlisted_before != 0).then_some(w.common),
         )),
         RuleKind::Pattern { .. } => None,
     };

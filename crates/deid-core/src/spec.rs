@@ -170,7 +170,9 @@ pub struct ContextSpec {
     #[serde(default)]
     pub words: Vec<String>,
     /// `[[dictionary]]` ids whose entries count as words of this entry too, so rules can
-    /// share one list.
+    /// share one list. They are matched as context words (whole words, in any case unless
+    /// `case` is `exact`), not with a dictionary's folding of diacritics; the ids resolve
+    /// after every pack has loaded, so a later pack's version of a dictionary applies.
     #[serde(default)]
     pub dictionaries: Vec<String>,
     /// `raise`, `lower`, `require` or `forbid`.

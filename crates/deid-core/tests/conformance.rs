@@ -880,7 +880,6 @@ examples = [{ text = "PLATE-ABC", match = "PLATE-ABC" }]
         );
     }
 
-    /// A matcher for `pack`, which must load and pass `check_rules`.
     /// Each finding's value and confidence, in order.
     fn values_and_confidences<'t>(matcher: &Matcher, text: &'t str) -> Vec<(&'t str, f32)> {
         matcher
@@ -890,6 +889,7 @@ examples = [{ text = "PLATE-ABC", match = "PLATE-ABC" }]
             .collect()
     }
 
+    /// A matcher for `pack`, which must load and pass `check_rules`.
     fn checked_matcher(pack: &str) -> Matcher {
         let rules = RuleSetBuilder::new()
             .toml("test.toml", pack)
@@ -1053,8 +1053,10 @@ examples = [{ text = "called Weronika Martinsen today", match = "Weronika Martin
 negative_examples = ["the Aspenwood Ward"]
 "#,
         );
+        // Not before an initial (`Xyz K. Martinsen`), nor over a word a match already took.
         let text = "Weronika Martinsen came. Aspenwood Ward. the Martinsen file. \
-                    Yuito  Martinsen. Martinsen Martinsen.";
+                    Yuito  Martinsen. Martinsen Martinsen. Xyz K. Martinsen. \
+                    Martinsen Abc Martinsen.";
         assert_eq!(
             values_and_confidences(&matcher, text),
             [
@@ -1062,6 +1064,9 @@ negative_examples = ["the Aspenwood Ward"]
                 ("Martinsen", 0.5),
                 ("Martinsen", 0.5),
                 ("Martinsen Martinsen", 0.7),
+                ("K. Martinsen", 0.5),
+                ("Martinsen", 0.5),
+                ("Abc Martinsen", 0.5),
             ]
         );
     }
