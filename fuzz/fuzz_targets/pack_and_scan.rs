@@ -1,7 +1,8 @@
 //! A small structured pack plus a text, both drawn by `arbitrary`: pattern rules built from
 //! safe regex fragments (with or without a `value` group, `exclude` or `dictionaries`),
-//! dictionary rules over three tiny dictionaries (with or without `unlisted_after`),
-//! validators, context entries in any or exact case, propagation and a minimum confidence.
+//! dictionary rules over three tiny dictionaries (with or without `unlisted_after` and
+//! `unlisted_before`), validators, context entries in any or exact case (with words of their
+//! own or of named dictionaries), propagation and a minimum confidence.
 //!
 //! Asserts the scan contract (`common::check_findings`), that a second scan with the same
 //! scratch gives the same findings, and the engine's conformance: `candidates_into` (one
@@ -95,12 +96,13 @@ struct RuleIn {
 #[derive(Arbitrary, Debug)]
 enum KindIn {
     Pattern { patterns: Vec<Vec<u8>>, value: Option<(u8, u8)>, exclude: u8, listed: u8 },
-    Words { dictionaries: u8, exclude: u8, common: u8, case: u8, max_words: u8, join_bonus: u8, common_penalty: u8, unlisted_after: u8 },
+    Words { dictionaries: u8, exclude: u8, common: u8, case: u8, max_words: u8, join_bonus: u8, common_penalty: u8, unlisted_after: u8, unlisted_before: u8 },
 }
 
 #[derive(Arbitrary, Debug)]
 struct ContextIn {
     words: Vec<u8>,
+    dictionaries: u8,
     effect: u8,
     amount: u8,
     window: u16,
@@ -175,7 +177,7 @@ fn pack_toml(case: &Case) -> String {
                     t.push_str(&format!("dictionaries = [{}]\n", dictionary_list(*listed)));
                 }
             }
-            KindIn::Words { dictionaries, exclude, common, case, max_words, join_bonus, common_penalty, unlisted_after } => {
+            KindIn::Words { dictionaries, exclude, common, case, max_words, join_bonus, common_penalty, unlisted_after, unlisted_before } => {
                 let include = if dictionaries & 7 == 0 { 1 } else { *dictionaries };
                 t.push_str(&format!("dictionaries = [{}]\n", dictionary_list(include)));
                 if exclude & 7 != 0 {
@@ -189,6 +191,9 @@ fn pack_toml(case: &Case) -> String {
                 if unlisted_after & 7 != 0 {
                     t.push_str(&format!("unlisted_after = [{}]\n", dictionary_list(*unlisted_after)));
                 }
+                if unlisted_before & 7 != 0 {
+                    t.push_str(&format!("unlisted_before = [{}]\n", dictionary_list(*unlisted_before)));
+                }
             }
         }
         let validators: Vec<String> = rule.validators.iter().take(2).map(|&v| format!("\"{}\"", pick(VALIDATORS, v))).collect();
@@ -198,9 +203,13 @@ fn pack_toml(case: &Case) -> String {
         t.push_str("examples = [{ text = \"x\", match = \"x\" }]\n");
         for context in rule.context.iter().take(3) {
             let words: Vec<String> = context.words.iter().take(3).map(|&w| common::toml_string(pick(CONTEXT_WORDS, w))).collect();
-            let words = if words.is_empty() { vec!["\"dr\"".to_owned()] } else { words };
+            let named = context.dictionaries & 7 != 0;
+            let words = if words.is_empty() && !named { vec!["\"dr\"".to_owned()] } else { words };
             let effect = pick(EFFECTS, context.effect);
             t.push_str(&format!("[[rule.context]]\nwords = [{}]\neffect = \"{effect}\"\n", words.join(", ")));
+            if named {
+                t.push_str(&format!("dictionaries = [{}]\n", dictionary_list(context.dictionaries)));
+            }
             if matches!(effect, "raise" | "lower") {
                 t.push_str(&format!("amount = {}\n", f32::from(context.amount % 101) / 100.0));
             }
