@@ -76,8 +76,9 @@ fn build_with(
 /// # Errors
 /// When the DFA gives up (its cache keeps filling); `found` may have been called for a
 /// prefix of the text by then.
-// PERF: one caller outside the tests; inlined there, the walk keeps `found` and its state in registers. Left
-// to the inliner it was once outlined by an unrelated change, +2 % of a scan's instructions.
+// PERF: one caller outside the tests; inlined there, the walk keeps `found` and its state
+// in registers. Left to the inliner it was once outlined by an unrelated change, +2 % of a
+// scan's instructions.
 #[inline(always)]
 pub(crate) fn for_each_match_end(
     dfa: &DFA,

@@ -701,11 +701,10 @@ impl Matcher {
                 && first.len() == 1
                 && view.any[start] & word_rule.unlisted_before != 0
                 && view.any[start] & word_rule.common == 0
-                && start > next_free
-                && text[words[start - 1].end..words[start].start] == *b" "
-                && is_unlisted_title(text, view, start - 1)
+                && let Some(given) = unlisted_given_name(text, view, start)
+                && given >= next_free
             {
-                start -= 1;
+                start = given;
             }
             // A name's unlisted partner in a coordination (`Abramovich and Wilson`,
             // `Efimiya, Mary`) is a name too, unless the name itself is a common word.
@@ -1388,6 +1387,15 @@ fn unlisted_surname_end(text: &[u8], view: &WordView<'_>, next: usize) -> Option
 
 /// Whether word `k` is a title-case word of two or more letters that no dictionary holds,
 /// and not a contraction of `I` (`I'm`).
+/// The word before word `at`, when it is a given name no dictionary holds: a title-case word
+/// of two or more letters a single space before it (`Weronika Martinsen`).
+fn unlisted_given_name(text: &[u8], view: &WordView<'_>, at: usize) -> Option<usize> {
+    let before = at.checked_sub(1)?;
+    let words = view.words;
+    let spaced = text[words[before].end..words[at].start] == *b" ";
+    (spaced && is_unlisted_title(text, view, before)).then_some(before)
+}
+
 fn is_unlisted_title(text: &[u8], view: &WordView<'_>, k: usize) -> bool {
     let word = &view.words[k];
     let bytes = &text[word.start..word.end];

@@ -337,7 +337,7 @@ impl RuleSetBuilder {
     /// The first pack that cannot be read, parsed or validated, naming the pack and rule.
     pub fn build(self) -> Result<RuleSet, Error> {
         let mut rule_specs: Vec<(RuleSpec, Arc<str>)> = Vec::new();
-        let mut dictionaries: Vec<(String, Vec<String>, Option<String>)> = Vec::new();
+        let mut dictionaries: Vec<LoadedDictionary> = Vec::new();
         let mut propagate = Vec::new();
         let mut packs = Vec::new();
         // Fragments of a pack serve its own rules and those of every later pack.
@@ -557,6 +557,10 @@ fn parse_entity(pack: &str, rule: Option<&str>, name: &str) -> Result<EntityType
 /// A dictionary as loaded: id, entries and source.
 type LoadedDictionary = (String, Vec<String>, Option<String>);
 
+fn dictionary_index(dictionaries: &[LoadedDictionary], name: &str) -> Option<usize> {
+    dictionaries.iter().position(|(id, ..)| id == name)
+}
+
 fn validate_rule(
     spec: &RuleSpec,
     pack: &Arc<str>,
@@ -579,9 +583,7 @@ fn validate_rule(
         unit_interval(spec.confidence.unwrap_or(0.8), "confidence").map_err(&invalid)?;
     let dict_mask = |names: &[String], key: &str| -> Result<u64, Error> {
         names.iter().try_fold(0u64, |mask, name| {
-            let index = dictionaries
-                .iter()
-                .position(|(id, ..)| id == name)
+            let index = dictionary_index(dictionaries, name)
                 .ok_or_else(|| invalid(format!("`{key}` names unknown dictionary `{name}`")))?;
             Ok(mask | 1 << index)
         })
@@ -721,11 +723,9 @@ fn validate_context(
     };
     let mut listed = Vec::new();
     for name in &spec.dictionaries {
-        let (_, entries, _) = dictionaries
-            .iter()
-            .find(|(id, ..)| id == name)
+        let index = dictionary_index(dictionaries, name)
             .ok_or_else(|| format!("context names unknown dictionary `{name}`"))?;
-        listed.extend(entries);
+        listed.extend(&dictionaries[index].1);
     }
     let words: Vec<String> = spec
         .words
