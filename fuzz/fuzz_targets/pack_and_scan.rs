@@ -188,11 +188,12 @@ fn pack_toml(case: &Case) -> String {
                 }
                 t.push_str(&format!("case = \"{}\"\nmax_words = {}\n", pick(CASES, *case), 1 + max_words % 4));
                 t.push_str(&format!("join_bonus = {}\n", f32::from(join_bonus % 51) / 100.0));
-                if unlisted_after & 7 != 0 {
-                    t.push_str(&format!("unlisted_after = [{}]\n", dictionary_list(*unlisted_after)));
+                // Joins name lists the rule matches (the pack loader refuses others).
+                if unlisted_after & include & 7 != 0 {
+                    t.push_str(&format!("unlisted_after = [{}]\n", dictionary_list(unlisted_after & include)));
                 }
-                if unlisted_before & 7 != 0 {
-                    t.push_str(&format!("unlisted_before = [{}]\n", dictionary_list(*unlisted_before)));
+                if unlisted_before & include & 7 != 0 {
+                    t.push_str(&format!("unlisted_before = [{}]\n", dictionary_list(unlisted_before & include)));
                 }
             }
         }

@@ -617,32 +617,46 @@ fn validate_rule(
                 listed: dict_mask(&spec.dictionaries, "dictionaries")?,
             }
         }
-        (true, false) => RuleKind::Words(WordRule {
-            include: dict_mask(&spec.dictionaries, "dictionaries")?,
-            exclude: dict_mask(&spec.exclude, "exclude")?,
-            common: dict_mask(&spec.common, "common")?,
-            common_penalty: unit_interval(spec.common_penalty.unwrap_or(0.3), "common_penalty")
-                .map_err(&invalid)?,
-            case: match spec.case.as_deref() {
-                None | Some("any") => CaseRule::Any,
-                Some("title") => CaseRule::Title,
-                Some("upper") => CaseRule::Upper,
-                Some("title-or-upper") => CaseRule::TitleOrUpper,
-                Some(other) => {
+        (true, false) => {
+            // An unlisted word joins a match of these lists only: a list the rule does not
+            // match would never take effect, which is a mistake worth naming.
+            for (key, names) in [
+                ("unlisted_after", &spec.unlisted_after),
+                ("unlisted_before", &spec.unlisted_before),
+            ] {
+                if let Some(name) = names.iter().find(|name| !spec.dictionaries.contains(name)) {
                     return Err(invalid(format!(
-                        "unknown case `{other}` (any, title, upper, title-or-upper)"
+                        "`{key}` names `{name}`, which is not one of the rule's `dictionaries`"
                     )));
                 }
-            },
-            max_words: match spec.max_words.unwrap_or(1) {
-                n @ 1..=8 => n,
-                n => return Err(invalid(format!("max_words {n} is outside 1..=8"))),
-            },
-            join_bonus: unit_interval(spec.join_bonus.unwrap_or(0.0), "join_bonus")
-                .map_err(&invalid)?,
-            unlisted_after: dict_mask(&spec.unlisted_after, "unlisted_after")?,
-            unlisted_before: dict_mask(&spec.unlisted_before, "unlisted_before")?,
-        }),
+            }
+            RuleKind::Words(WordRule {
+                include: dict_mask(&spec.dictionaries, "dictionaries")?,
+                exclude: dict_mask(&spec.exclude, "exclude")?,
+                common: dict_mask(&spec.common, "common")?,
+                common_penalty: unit_interval(spec.common_penalty.unwrap_or(0.3), "common_penalty")
+                    .map_err(&invalid)?,
+                case: match spec.case.as_deref() {
+                    None | Some("any") => CaseRule::Any,
+                    Some("title") => CaseRule::Title,
+                    Some("upper") => CaseRule::Upper,
+                    Some("title-or-upper") => CaseRule::TitleOrUpper,
+                    Some(other) => {
+                        return Err(invalid(format!(
+                            "unknown case `{other}` (any, title, upper, title-or-upper)"
+                        )));
+                    }
+                },
+                max_words: match spec.max_words.unwrap_or(1) {
+                    n @ 1..=8 => n,
+                    n => return Err(invalid(format!("max_words {n} is outside 1..=8"))),
+                },
+                join_bonus: unit_interval(spec.join_bonus.unwrap_or(0.0), "join_bonus")
+                    .map_err(&invalid)?,
+                unlisted_after: dict_mask(&spec.unlisted_after, "unlisted_after")?,
+                unlisted_before: dict_mask(&spec.unlisted_before, "unlisted_before")?,
+            })
+        }
         (true, true) => {
             return Err(invalid("a rule needs `patterns` or `dictionaries`".into()));
         }
@@ -812,6 +826,41 @@ examples = [{ text = "room 12345", match = "12345" }]
             error.to_string().contains("unknown dictionary `missing`"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn unlisted_joins_name_lists_the_rule_matches() {
+        let pack = r#"
+[[dictionary]]
+id = "given"
+words = ["Anna"]
+
+[[dictionary]]
+id = "family"
+words = ["Szasz"]
+
+[[rule]]
+id = "names"
+type = "NAME"
+dictionaries = ["given"]
+unlisted_after = ["family"]
+examples = [{ text = "Anna", match = "Anna" }]
+"#;
+        let error = RuleSetBuilder::new()
+            .toml("user.toml", pack)
+            .build()
+            .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("`unlisted_after` names `family`, which is not one of the rule's"),
+            "{error}"
+        );
+        let fixed = pack.replace("[\"given\"]\nunlisted", "[\"given\", \"family\"]\nunlisted");
+        RuleSetBuilder::new()
+            .toml("user.toml", &fixed)
+            .build()
+            .unwrap();
     }
 
     const FRAGMENT_PACK: &str = r#"
