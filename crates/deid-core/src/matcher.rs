@@ -102,6 +102,9 @@ struct Inner {
     contexts: Vec<RuleContext>,
     /// Dictionary bits that block propagation (the `exclude` lists of word rules).
     propagation_guard: u64,
+    /// Dictionary bits of common words (the `common` lists of word rules), which
+    /// propagation does not reach by folding case or diacritics.
+    propagation_common: u64,
     min_confidence: f32,
 }
 
@@ -300,6 +303,7 @@ impl Matcher {
         let mut word_rules = Vec::new();
         let mut any_case = false;
         let mut propagation_guard = 0;
+        let mut propagation_common = 0;
         for (index, rule) in rules.rules.iter().enumerate() {
             match &rule.kind {
                 RuleKind::Pattern {
@@ -334,6 +338,7 @@ impl Matcher {
                     word_rules.push(index);
                     any_case |= word.case == CaseRule::Any;
                     propagation_guard |= word.exclude;
+                    propagation_common |= word.common;
                 }
             }
         }
@@ -350,6 +355,7 @@ impl Matcher {
                 any_case,
                 contexts,
                 propagation_guard,
+                propagation_common,
                 min_confidence: options.min_confidence,
             }),
         })
@@ -875,10 +881,18 @@ impl Matcher {
     /// as a word in the text. A word found by several rules takes the rule that comes first
     /// in the pack (then the higher confidence) among the findings confident enough to
     /// spread, whatever order the candidates came in.
+    ///
+    /// Words match as written, and also as the dictionaries compare them (case and
+    /// diacritics folded, [`push_normalized`]) when the text's word is in title case and no
+    /// guard or common-word list holds it: a header's `CAREY, LEON` names the `Leon` of the
+    /// note, but `HALL, ROSE` says nothing of `Hall B`, nor a title-case `Gross` of a
+    /// `GROSS DESCRIPTION` heading.
     fn propagate(&self, text: &[u8], scratch: &mut Scratch) {
         let inner = &*self.inner;
-        // Each propagated word, with the rule and confidence its hits get.
-        let mut needles: rustc_hash::FxHashMap<&[u8], (usize, f32)> = Default::default();
+        // Each propagated word as written, and by its key, with the rule and confidence
+        // its hits get.
+        let mut exact: rustc_hash::FxHashMap<&[u8], Needle> = Default::default();
+        let mut folded: rustc_hash::FxHashMap<Vec<u8>, Needle> = Default::default();
         let mut found_words = Vec::new();
         for finding in &scratch.candidates {
             // A finding too weak to spread must not shadow a later rule's that can.
@@ -901,19 +915,18 @@ impl Matcher {
                 if any & inner.propagation_guard != 0 {
                     continue;
                 }
+                let needle = Needle {
+                    rule: finding.rule,
+                    confidence: spread,
+                };
                 let bytes = &text[finding.start + word.start..finding.start + word.end];
-                let needle = (finding.rule, spread);
-                needles
-                    .entry(bytes)
-                    .and_modify(|held| {
-                        if needle.0 < held.0 || needle.0 == held.0 && needle.1 > held.1 {
-                            *held = needle;
-                        }
-                    })
-                    .or_insert(needle);
+                needle.keep_first(exact.entry(bytes));
+                scratch.key.clear();
+                push_normalized(&mut scratch.key, bytes);
+                needle.keep_first(folded.entry(scratch.key.clone()));
             }
         }
-        if needles.is_empty() {
+        if exact.is_empty() {
             return;
         }
         // PERF: the text's words are already split (for the dictionary rules), so one hash
@@ -926,17 +939,54 @@ impl Matcher {
             if !is_propagatable(word) {
                 continue;
             }
-            let Some(&(rule, confidence)) = needles.get(&text[word.start..word.end]) else {
-                continue;
+            let bytes = &text[word.start..word.end];
+            let needle = match exact.get(bytes) {
+                Some(needle) => needle,
+                None if word.shape.is_title() => {
+                    scratch.key.clear();
+                    push_normalized(&mut scratch.key, bytes);
+                    let Some(needle) = folded.get(&scratch.key) else {
+                        continue;
+                    };
+                    let (_, any) = word_masks(text, word, &inner.rules.lexicon, &mut scratch.key);
+                    if any & (inner.propagation_guard | inner.propagation_common) != 0 {
+                        continue;
+                    }
+                    needle
+                }
+                None => continue,
             };
             scratch.candidates.push(Finding {
                 start: word.start,
                 end: word.end,
-                entity: inner.rules.rules[rule].entity,
-                rule,
-                confidence,
+                entity: inner.rules.rules[needle.rule].entity,
+                rule: needle.rule,
+                confidence: needle.confidence,
             });
         }
+    }
+}
+
+/// A word that propagation searches for: the rule and confidence its hits get.
+#[derive(Clone, Copy)]
+struct Needle {
+    rule: usize,
+    confidence: f32,
+}
+
+impl Needle {
+    /// Keeps, of this needle and the one already held for a word, the first rule's (then
+    /// the more confident).
+    fn keep_first<K>(self, entry: std::collections::hash_map::Entry<'_, K, Needle>) {
+        entry
+            .and_modify(|held| {
+                if self.rule < held.rule
+                    || self.rule == held.rule && self.confidence > held.confidence
+                {
+                    *held = self;
+                }
+            })
+            .or_insert(self);
     }
 }
 

@@ -754,6 +754,60 @@ mod invariants {
         }
     }
 
+    /// Propagation also finds a word with its case and diacritics folded, but only in title
+    /// case (headings are written in capitals) and only when it is no common word.
+    #[test]
+    fn propagation_folds_case_into_title_case_words_that_are_not_common() {
+        let pack = r#"
+[pack]
+name = "fold"
+propagate = ["NAME"]
+
+[[dictionary]]
+id = "given"
+words = ["Zed"]
+
+[[dictionary]]
+id = "common-words"
+words = ["hall"]
+
+[[rule]]
+id = "t.header"
+type = "NAME"
+patterns = ['(?m:^)(?P<value>[^,\n]+), [A-Z]+ \| MRN']
+confidence = 0.9
+examples = [{ text = "HALL, ROSE | MRN", match = "HALL" }]
+
+[[rule]]
+id = "t.titled"
+type = "NAME"
+patterns = ['Dr (?P<value>[A-Z][a-z]+)']
+confidence = 0.9
+examples = [{ text = "Dr Gross", match = "Gross" }]
+
+[[rule]]
+id = "t.given"
+type = "NAME"
+dictionaries = ["given"]
+common = ["common-words"]
+examples = [{ text = "Zed", match = "Zed" }]
+"#;
+        let rule_set = RuleSetBuilder::new().toml("fold", pack).build().unwrap();
+        let matcher = Matcher::new(rule_set).unwrap();
+        let text = "NGUYỄN, ROSE | MRN 1\nHALL, ROSE | MRN 2\n\
+                    Nguyen met Dr Gross in Hall B. GROSS DESCRIPTION: Gross tissue.";
+        let found: Vec<&str> = matcher
+            .scan(text.as_bytes())
+            .iter()
+            .map(|f| &text[f.range()])
+            .collect();
+        assert_eq!(
+            found,
+            ["NGUYỄN", "HALL", "Nguyen", "Gross", "Gross"],
+            "{text}"
+        );
+    }
+
     #[test]
     fn invalid_utf8_gives_byte_offsets() {
         let (_, matcher) = &shared()[0];
