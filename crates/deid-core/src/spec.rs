@@ -130,16 +130,16 @@ pub struct RuleSpec {
     /// Confidence added per extra word joined into a word-rule match.
     #[serde(default)]
     pub join_bonus: Option<f32>,
-    /// Dictionaries after whose words one capitalised word that no dictionary holds joins
-    /// a one-word match, with `join_bonus` (a surname the lists lack after a known first
-    /// name: `Mark Roseby`, `Anna K. Szász`). With it, such a word coordinated with a match
-    /// that is not a common word is a match of its own (`Abramovich and Wilson`,
-    /// `Efimiya, Mary`).
+    /// Dictionaries (of the rule's own `dictionaries`) after whose words one capitalised
+    /// word that no dictionary holds joins a one-word match, with `join_bonus` (a surname
+    /// the lists lack after a known first name: `Mark Roseby`, `Anna K. Szász`). With it,
+    /// such a word coordinated with a match that is not a common word is a match of its
+    /// own (`Abramovich and Wilson`, `Efimiya, Mary`).
     #[serde(default)]
     pub unlisted_after: Vec<String>,
-    /// Dictionaries before whose words, matched alone, one capitalised word that no
-    /// dictionary holds joins the match, without `join_bonus` (a given name the lists lack
-    /// before a known surname: `Weronika Martinsen`).
+    /// Dictionaries (of the rule's own `dictionaries`) before whose words, matched alone,
+    /// one capitalised word that no dictionary holds joins the match, without `join_bonus`
+    /// (a given name the lists lack before a known surname: `Weronika Martinsen`).
     #[serde(default)]
     pub unlisted_before: Vec<String>,
     /// Validators every candidate must pass, by name.
