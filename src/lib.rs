@@ -225,9 +225,13 @@ impl Engine {
         redactor: &Redactor,
         selection: &FieldSelection,
     ) -> serde_json::Map<String, serde_json::Value> {
-        let subject = record_subject(record, redactor.policy(), selection).unwrap_or_default();
+        // The record goes through its JSON text, so that files and records are read and
+        // rewritten alike.
+        let line = serde_json::to_vec(record).expect("a JSON map serialises");
+        let parsed = jsonl::parse_record(&line, 1).expect("a JSON map is a record");
+        let subject = record_subject(&parsed, redactor.policy(), selection).unwrap_or_default();
         let mut replacements = Vec::new();
-        jsonl::for_each_text_field(record, selection, &mut |path, text| {
+        jsonl::for_each_text_field(&parsed, selection, &mut |path, text| {
             let redacted = self.redact_with(text, redactor, &subject);
             if redacted != text {
                 replacements.push((path.to_owned(), redacted));
@@ -236,9 +240,6 @@ impl Engine {
         if replacements.is_empty() {
             return record.clone();
         }
-        // The record goes through its JSON text so that one splicer serves files and
-        // records alike.
-        let line = serde_json::to_vec(record).expect("a JSON map serialises");
         let mut spliced = Vec::with_capacity(line.len());
         jsonl::splice_strings(&line, &replacements, &mut spliced);
         serde_json::from_slice(&spliced).expect("splicing strings keeps the JSON valid")
@@ -260,7 +261,7 @@ impl Engine {
 /// Whose dates a JSON record's text holds: the policy's `shift.subject` field when the
 /// record has it, else the record's id; `None` when it has neither.
 pub fn record_subject(
-    record: &serde_json::Map<String, serde_json::Value>,
+    record: &jsonl::Record<'_>,
     policy: &Policy,
     selection: &FieldSelection,
 ) -> Option<String> {
@@ -288,8 +289,10 @@ mod tests {
         assert_eq!(redacted["text"], "SSN [SSN], seen 2016.");
         assert_eq!(redacted["id"], 7);
         assert_eq!(redacted["score"], record["score"]);
+        let line = serde_json::to_vec(&record).unwrap();
+        let parsed = jsonl::parse_record(&line, 1).unwrap();
         assert_eq!(
-            record_subject(&record, redactor.policy(), &FieldSelection::default()).as_deref(),
+            record_subject(&parsed, redactor.policy(), &FieldSelection::default()).as_deref(),
             Some("7")
         );
     }

@@ -104,7 +104,8 @@ struct InputArgs {
     /// Default: every string field except the id field.
     #[arg(long = "field", value_name = "NAME")]
     fields: Vec<String>,
-    /// JSONL: the field whose value names the document (`doc` in findings).
+    /// JSONL: the field whose string or number names the document (`doc` in findings);
+    /// a path like `--field`'s (`id`, `meta.note_id`).
     #[arg(long, value_name = "NAME", default_value = "id")]
     id_field: String,
     /// Tables: the field delimiter (default: sniffed among `,` tab `;` `|`).

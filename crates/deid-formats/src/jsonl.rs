@@ -5,17 +5,22 @@
 //! except the id field, whose value names the document in findings. Rewriting a record
 //! ([`splice_strings`]) copies the line byte for byte except the rewritten strings, so every
 //! field, the field order, spacing, escapes and number spellings stay as written.
+//!
+//! PERF: a line is checked once by serde_json (valid JSON, no repeated key) and then read
+//! in place: its fields are found by walking the bytes, and only the strings a caller asks
+//! for are unescaped. Building a `serde_json::Value` per line (a map, a string and an
+//! allocation per field, the gold spans of a labelled corpus included) was most of the cost
+//! of reading a JSONL file.
 
+use std::borrow::Cow;
 use std::ops::Range;
-
-use serde_json::{Map, Value};
 
 /// Which fields of a record are scanned, and which names the document.
 #[derive(Clone, Debug)]
 pub struct FieldSelection {
     /// Field paths to scan; empty means every string field but the id field.
     pub fields: Vec<String>,
-    /// The top-level field whose value is the document id.
+    /// The field (a path, like `fields`) whose value is the document id.
     pub id_field: String,
 }
 
@@ -48,38 +53,45 @@ pub struct JsonlError {
     pub message: String,
 }
 
+/// A line that holds one JSON object, checked by [`parse_record`] and read in place.
+#[derive(Clone, Copy, Debug)]
+pub struct Record<'a> {
+    /// The object's text, without a byte order mark.
+    body: &'a [u8],
+}
+
 /// Parses one line into a record.
 ///
 /// # Errors
 /// When the line is not valid JSON, not UTF-8, or not an object. The message names the
 /// column but never quotes the line, which may hold identifiers.
-pub fn parse_record(line: &[u8], line_number: u64) -> Result<Map<String, Value>, JsonlError> {
+pub fn parse_record(line: &[u8], line_number: u64) -> Result<Record<'_>, JsonlError> {
     // Files saved by some Windows tools start with a UTF-8 byte order mark.
-    let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
-    // A parsed map keeps the last of two equal keys; the first copy would then be written
-    // out unscanned. Such records are refused.
-    if let Err(e) = serde_json::from_slice::<UniqueKeys>(line)
-        && e.classify() == serde_json::error::Category::Data
-    {
-        return Err(JsonlError {
-            line: line_number,
-            message: format!(
+    let body = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+    let error = |message| JsonlError {
+        line: line_number,
+        message,
+    };
+    // A reader keeps one of two equal keys, and the other copy would be written out
+    // unscanned, so such records are refused.
+    serde_json::from_slice::<UniqueKeys>(body).map_err(|e| {
+        error(match e.classify() {
+            serde_json::error::Category::Data => format!(
                 "a field name repeats in one object (column {}): each copy could hold \
                  identifiers, so the record is refused",
                 e.column()
             ),
-        });
-    }
-    match serde_json::from_slice::<Value>(line) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(JsonlError {
-            line: line_number,
-            message: format!("expected a JSON object, found {}", kind_of(&other)),
-        }),
-        Err(e) => Err(JsonlError {
-            line: line_number,
-            message: format!("invalid JSON at column {}: {}", e.column(), classify(&e)),
-        }),
+            _ => format!("invalid JSON at column {}: {}", e.column(), classify(&e)),
+        })
+    })?;
+    // Valid JSON: its first byte says what it is.
+    let first = body.iter().copied().find(|b| !b.is_ascii_whitespace());
+    match first {
+        Some(b'{') => Ok(Record { body }),
+        other => Err(error(format!(
+            "expected a JSON object, found {}",
+            kind_of(other)
+        ))),
     }
 }
 
@@ -101,10 +113,22 @@ impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
         f.write_str("any JSON value")
     }
 
+    // PERF: every object of every line comes through here, so keys are borrowed from the
+    // line where they hold no escape, and a small object's keys are compared in a list:
+    // an owned `String` per key in a SipHash set was a fifth of reading the dev notes.
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<UniqueKeys, A::Error> {
-        let mut keys = std::collections::HashSet::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if !keys.insert(key) {
+        let mut keys: Vec<Key<'de>> = Vec::new();
+        let mut many: std::collections::HashSet<Key<'de>> = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            let repeated = if many.is_empty() && keys.len() < SMALL_OBJECT_KEYS {
+                let repeated = keys.contains(&key);
+                keys.push(key);
+                repeated
+            } else {
+                many.extend(keys.drain(..));
+                !many.insert(key)
+            };
+            if repeated {
                 return Err(serde::de::Error::custom("repeated key"));
             }
             map.next_value::<UniqueKeys>()?;
@@ -142,6 +166,37 @@ impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
     }
 }
 
+/// Objects with up to this many keys are checked for repeats by comparing with each key.
+const SMALL_OBJECT_KEYS: usize = 16;
+
+/// An object key, borrowed from the line unless it holds an escape.
+#[derive(PartialEq, Eq, Hash)]
+struct Key<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> serde::de::Visitor<'de> for KeyVisitor {
+    type Value = Key<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Key<'de>, E> {
+        Ok(Key(std::borrow::Cow::Borrowed(key)))
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<Key<'de>, E> {
+        Ok(Key(std::borrow::Cow::Owned(key.to_owned())))
+    }
+}
+
 fn classify(error: &serde_json::Error) -> &'static str {
     use serde_json::error::Category;
     match error.classify() {
@@ -152,14 +207,14 @@ fn classify(error: &serde_json::Error) -> &'static str {
     }
 }
 
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+/// What a valid JSON text that starts with `first` is.
+fn kind_of(first: Option<u8>) -> &'static str {
+    match first {
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => "a number",
     }
 }
 
@@ -169,67 +224,48 @@ pub fn is_blank(line: &[u8]) -> bool {
 }
 
 /// The document id of a record: the id field's string or number, if present.
-pub fn document_id(record: &Map<String, Value>, selection: &FieldSelection) -> Option<String> {
+pub fn document_id(record: &Record<'_>, selection: &FieldSelection) -> Option<String> {
     scalar_field(record, &selection.id_field)
 }
 
-/// A top-level field's string or number, as text.
-pub fn scalar_field(record: &Map<String, Value>, name: &str) -> Option<String> {
-    match record.get(name)? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
+/// The string or number at a field path (`id`, `meta.note_id`: keys and array indexes
+/// joined by dots, as [`for_each_text_field`] names fields), as text; a number as it is
+/// spelled. The first in document order, should a key with a dot make two fields share a
+/// path.
+pub fn scalar_field(record: &Record<'_>, name: &str) -> Option<String> {
+    let mut found = None;
+    walk(record.body, &mut |path: &str, token: &[u8]| {
+        if found.is_none() && path == name {
+            found = match token.first() {
+                Some(b'"') => Some(string_content(token).into_owned()),
+                Some(b'-' | b'0'..=b'9') => std::str::from_utf8(token).ok().map(str::to_owned),
+                _ => None,
+            };
+        }
+    });
+    found
 }
 
 /// Calls `visit(path, text)` for every selected string field, in document order.
 pub fn for_each_text_field(
-    record: &Map<String, Value>,
+    record: &Record<'_>,
     selection: &FieldSelection,
     visit: &mut dyn FnMut(&str, &str),
 ) {
-    let mut path = String::new();
-    for (key, value) in record {
-        path.clear();
-        path.push_str(key);
-        visit_value(value, &mut path, selection, &mut |p, v| {
-            if let Value::String(s) = v {
-                visit(p, s);
-            }
-        });
-    }
+    walk(record.body, &mut |path: &str, token: &[u8]| {
+        if token.first() == Some(&b'"') && selection.wants(path) {
+            visit(path, &string_content(token));
+        }
+    });
 }
 
-fn visit_value(
-    value: &Value,
-    path: &mut String,
-    selection: &FieldSelection,
-    visit: &mut dyn FnMut(&str, &Value),
-) {
-    match value {
-        Value::String(_) if selection.wants(path) => visit(path, value),
-        Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                with_child(path, &i.to_string(), |p| {
-                    visit_value(item, p, selection, visit)
-                });
-            }
-        }
-        Value::Object(map) => {
-            for (key, item) in map {
-                with_child(path, key, |p| visit_value(item, p, selection, visit));
-            }
-        }
-        _ => {}
+/// The text of a string token (quotes included) of a checked record.
+fn string_content(token: &[u8]) -> Cow<'_, str> {
+    let inner = &token[1..token.len() - 1];
+    match std::str::from_utf8(inner) {
+        Ok(plain) if !inner.contains(&b'\\') => Cow::Borrowed(plain),
+        _ => Cow::Owned(serde_json::from_slice(token).unwrap_or_default()),
     }
-}
-
-fn with_child(path: &mut String, child: &str, f: impl FnOnce(&mut String)) {
-    let len = path.len();
-    path.push('.');
-    path.push_str(child);
-    f(path);
-    path.truncate(len);
 }
 
 /// Copies a record's line with the strings at the given field paths replaced, and every
@@ -240,38 +276,88 @@ fn with_child(path: &mut String, child: &str, f: impl FnOnce(&mut String)) {
 pub fn splice_strings(line: &[u8], replacements: &[(String, String)], out: &mut Vec<u8>) {
     let body = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
     out.extend_from_slice(&line[..line.len() - body.len()]);
-    let mut splicer = Splicer {
-        bytes: body,
-        at: 0,
-        path: String::new(),
-        replacements,
-        out,
-    };
-    splicer.value();
-    let rest = &body[splicer.at.min(body.len())..];
-    splicer.out.extend_from_slice(rest);
+    let walked = walk(body, &mut Splice { replacements, out });
+    out.extend_from_slice(&body[walked..]);
 }
 
-/// A walk over valid JSON that copies it to `out`, replacing selected string values.
-struct Splicer<'a> {
-    bytes: &'a [u8],
-    at: usize,
-    path: String,
+/// Copies what a walk reports, with the strings at the replacements' paths rewritten.
+struct Splice<'a> {
     replacements: &'a [(String, String)],
     out: &'a mut Vec<u8>,
 }
 
-impl Splicer<'_> {
-    fn copy_while(&mut self, keep: impl Fn(u8) -> bool) {
+impl Visit for Splice<'_> {
+    fn between(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+    }
+
+    fn scalar(&mut self, path: &str, token: &[u8]) {
+        let replacement = (token.first() == Some(&b'"'))
+            .then(|| self.replacements.iter().find(|(p, _)| p == path))
+            .flatten();
+        match replacement {
+            // Serialising a string cannot fail.
+            Some((_, text)) => {
+                let _ = serde_json::to_writer(&mut *self.out, text);
+            }
+            None => self.out.extend_from_slice(token),
+        }
+    }
+}
+
+/// What a walk over a checked JSON text reports, in order.
+trait Visit {
+    /// Bytes between scalars: whitespace, brackets, commas, colons and keys.
+    fn between(&mut self, _bytes: &[u8]) {}
+
+    /// A string (quotes included), number, `true`, `false` or `null`, and its path.
+    fn scalar(&mut self, path: &str, token: &[u8]);
+}
+
+impl<F: FnMut(&str, &[u8])> Visit for F {
+    fn scalar(&mut self, path: &str, token: &[u8]) {
+        self(path, token);
+    }
+}
+
+/// Walks the JSON value at the start of `bytes` (valid JSON: [`parse_record`] checked it)
+/// and returns where it ends. Paths join keys and array indexes with dots (`meta.k.0`).
+fn walk(bytes: &[u8], visit: &mut impl Visit) -> usize {
+    let mut walker = Walker {
+        bytes,
+        at: 0,
+        path: String::new(),
+        visit,
+    };
+    walker.value();
+    walker.at.min(bytes.len())
+}
+
+struct Walker<'a, V> {
+    bytes: &'a [u8],
+    at: usize,
+    path: String,
+    visit: &'a mut V,
+}
+
+impl<V: Visit> Walker<'_, V> {
+    /// Reports the bytes from `self.at` while `keep` holds as between scalars.
+    fn between_while(&mut self, keep: impl Fn(u8) -> bool) {
         let start = self.at;
         while self.bytes.get(self.at).is_some_and(|&b| keep(b)) {
             self.at += 1;
         }
-        self.out.extend_from_slice(&self.bytes[start..self.at]);
+        self.visit.between(&self.bytes[start..self.at]);
     }
 
     fn whitespace(&mut self) {
-        self.copy_while(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
+        self.between_while(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
+    }
+
+    /// Reports one byte as between scalars.
+    fn punctuation(&mut self) {
+        self.visit.between(&self.bytes[self.at..self.at + 1]);
+        self.at += 1;
     }
 
     /// The end of the string token starting at `self.at` (a `"`).
@@ -289,72 +375,56 @@ impl Splicer<'_> {
 
     fn value(&mut self) {
         self.whitespace();
-        match self.bytes.get(self.at) {
-            Some(b'"') => {
-                let end = self.string_end();
-                match self
-                    .replacements
-                    .iter()
-                    .find(|(path, _)| *path == self.path)
-                {
-                    Some((_, text)) => {
-                        // Serialising a string cannot fail.
-                        let _ = serde_json::to_writer(&mut *self.out, text);
-                    }
-                    None => self.out.extend_from_slice(&self.bytes[self.at..end]),
-                }
-                self.at = end;
-            }
-            Some(b'{') => self.container(b'}', true),
-            Some(b'[') => self.container(b']', false),
+        let end = match self.bytes.get(self.at) {
+            Some(b'{') => return self.container(b'}', true),
+            Some(b'[') => return self.container(b']', false),
+            Some(b'"') => self.string_end(),
             Some(_) => {
-                self.copy_while(|b| !matches!(b, b',' | b']' | b'}' | b' ' | b'\t' | b'\r' | b'\n'))
+                let rest = &self.bytes[self.at..];
+                let len = rest
+                    .iter()
+                    .position(|b| matches!(b, b',' | b']' | b'}' | b' ' | b'\t' | b'\r' | b'\n'))
+                    .unwrap_or(rest.len());
+                self.at + len
             }
-            None => {}
-        }
+            None => return,
+        };
+        self.visit.scalar(&self.path, &self.bytes[self.at..end]);
+        self.at = end;
     }
 
     fn container(&mut self, close: u8, object: bool) {
-        self.out.push(self.bytes[self.at]);
-        self.at += 1;
+        self.punctuation();
         let mut index = 0usize;
         loop {
             self.whitespace();
             match self.bytes.get(self.at) {
                 None => return,
-                Some(&b) if b == close => {
-                    self.out.push(b);
-                    self.at += 1;
-                    return;
-                }
+                Some(&b) if b == close => return self.punctuation(),
                 Some(b',') => {
-                    self.out.push(b',');
-                    self.at += 1;
+                    self.punctuation();
                     continue;
                 }
                 Some(_) => {}
             }
-            let child = if object {
-                let end = self.string_end();
-                let key: String =
-                    serde_json::from_slice(&self.bytes[self.at..end]).unwrap_or_default();
-                self.out.extend_from_slice(&self.bytes[self.at..end]);
-                self.at = end;
-                self.whitespace();
-                if self.bytes.get(self.at) == Some(&b':') {
-                    self.out.push(b':');
-                    self.at += 1;
-                }
-                key
-            } else {
-                index += 1;
-                (index - 1).to_string()
-            };
             let len = self.path.len();
             if !self.path.is_empty() {
                 self.path.push('.');
             }
-            self.path.push_str(&child);
+            if object {
+                let end = self.string_end();
+                let key = &self.bytes[self.at..end];
+                self.path.push_str(&string_content(key));
+                self.visit.between(key);
+                self.at = end;
+                self.whitespace();
+                if self.bytes.get(self.at) == Some(&b':') {
+                    self.punctuation();
+                }
+            } else {
+                self.path.push_str(itoa::Buffer::new().format(index));
+                index += 1;
+            }
             self.value();
             self.path.truncate(len);
         }
@@ -408,6 +478,55 @@ mod tests {
     }
 
     #[test]
+    fn fields_are_read_in_place() {
+        // Escapes are undone in the text handed out; ids and numbers keep their spelling;
+        // a path reaches into objects and arrays; strings inside the gold spans' objects
+        // are fields like any other.
+        let line = br#" {"meta":{"id":1e3,"n":[{"k":"v"}]},"t\u0065xt":"caf\u00e9 \"A\" \\ x","id":-0.50,"spans":[{"type":"NAME"}]} "#;
+        let record = parse_record(line, 1).unwrap();
+        let selection = FieldSelection::default();
+        assert_eq!(document_id(&record, &selection).as_deref(), Some("-0.50"));
+        assert_eq!(scalar_field(&record, "meta.id").as_deref(), Some("1e3"));
+        assert_eq!(scalar_field(&record, "meta.n.0.k").as_deref(), Some("v"));
+        assert_eq!(scalar_field(&record, "meta"), None);
+        assert_eq!(scalar_field(&record, "missing"), None);
+        let mut seen = Vec::new();
+        for_each_text_field(&record, &selection, &mut |p, t| {
+            seen.push(format!("{p}={t}"))
+        });
+        assert_eq!(
+            seen,
+            ["meta.n.0.k=v", r#"text=café "A" \ x"#, "spans.0.type=NAME"]
+        );
+    }
+
+    #[test]
+    fn lines_that_are_no_object_are_refused_by_kind() {
+        for (line, kind) in [
+            (&b"[1, 2]"[..], "an array"),
+            (b" \"text\"", "a string"),
+            (b"12", "a number"),
+            (b"-1", "a number"),
+            (b"true", "a boolean"),
+            (b"null", "null"),
+        ] {
+            let error = parse_record(line, 3).expect_err("not an object");
+            assert_eq!(
+                error.message,
+                format!("expected a JSON object, found {kind}")
+            );
+        }
+        for line in [&b"{\"id\": 1"[..], b"{\"id\": 1} x", b"\xFF", b""] {
+            let error = parse_record(line, 4).expect_err("not JSON");
+            assert!(
+                error.message.starts_with("invalid JSON at column"),
+                "{}",
+                error.message
+            );
+        }
+    }
+
+    #[test]
     fn repeated_keys_are_refused_at_any_depth() {
         for line in [
             &br#"{"id":1,"text":"SSN 536-90-4399","text":"nothing"}"#[..],
@@ -422,6 +541,20 @@ mod tests {
         // Equal keys in different objects, numbers of every spelling: fine.
         let line = br#"{"id":1,"a":{"k":1e3},"b":{"k":-0.0,"n":123456789012345678901234567890}}"#;
         assert!(parse_record(line, 1).is_ok());
+        // Large objects keep their keys another way: a repeat is found on either side of
+        // the switch, and distinct keys pass.
+        let keys = |n: usize| (0..n).map(|i| format!("\"k{i}\":{i}")).collect::<Vec<_>>();
+        for (count, repeat) in [(40, Some(3)), (40, Some(30)), (SMALL_OBJECT_KEYS, Some(0))] {
+            let mut fields = keys(count);
+            fields.extend(repeat.map(|i| format!("\"k{i}\":0")));
+            let line = format!("{{{}}}", fields.join(","));
+            assert!(
+                parse_record(line.as_bytes(), 1).is_err(),
+                "{count} {repeat:?}"
+            );
+        }
+        let line = format!("{{{}}}", keys(40).join(","));
+        assert!(parse_record(line.as_bytes(), 1).is_ok());
     }
 
     #[test]
