@@ -9,9 +9,11 @@
 //!    offsets where some match of it *ends*. The text is cut into segments at blank lines
 //!    (at most [`MAX_SEGMENT`] bytes); each pattern then runs alone, with captures, but
 //!    only inside its *windows*: each of its match ends widened backwards by its longest
-//!    possible match (to the segment start for unbounded patterns). A pattern that matches
-//!    nowhere costs nothing after the passes. Dictionary rules split the text into words once ([`crate::words`])
-//!    and look each capitalised word up in one hash map ([`crate::lexicon`]).
+//!    possible match (to the segment start for unbounded patterns), and no further back
+//!    than the line breaks one match can hold allow. A pattern that matches nowhere costs
+//!    nothing after the passes. Dictionary rules split the text into words once
+//!    ([`crate::words`]) and look each capitalised word up in one hash map
+//!    ([`crate::lexicon`]).
 //! 2. **Confirmation, per candidate.** Validators (checksums, calendars, ranges) and context
 //!    (words near the candidate, found by walking the rule's own anchored Aho-Corasick
 //!    automaton from each word start in a small window) set or veto each candidate's
@@ -31,9 +33,11 @@
 //! segment (the one-rule-at-a-time reference in the tests checks this). Let `q` be a
 //! pattern that matches at most `L` bytes and `[a, b)` a match of `q` alone in a segment
 //! `S`. The pass reports `q` at `b`, so `[a, b)` lies inside the window
-//! `[max(b - L, S.start), b]`. Windows that overlap within a segment are merged; then a
-//! window edge inside a match `[a, b)` of `q` is impossible, since the window of `b`
-//! reaches past both ends of that match. So no match of `q` crosses a window edge, and
+//! `[max(b - L, S.start), b]`. If a match of `q` holds at most `k` line breaks, it starts
+//! after the `(k+1)`-th line break before `b` (else it would hold that one and the `k`
+//! after it), so the window may start just after that line break instead. Windows that
+//! overlap within a segment are merged; then a window edge inside a match `[a, b)` of `q`
+//! is impossible, since the window of `b` reaches past both ends of that match. So no match of `q` crosses a window edge, and
 //! `q`'s own leftmost-first iteration, started at each window's start, finds the same next
 //! match as the iteration over the whole segment. Look-around (`^`, `(?-u:\b)`) sees the
 //! whole text, so cutting the search range changes nothing else.
@@ -116,6 +120,8 @@ struct CompiledPattern {
     value_group: Option<usize>,
     /// The longest match in bytes, when bounded.
     max_len: Option<usize>,
+    /// The most line breaks (`\n` bytes) one match holds, when bounded.
+    max_line_breaks: Option<usize>,
     /// Dictionary bits whose words veto a candidate (the rule's `exclude`).
     exclude: u64,
     /// Dictionary bits one of which each word of a candidate needs (the rule's
@@ -199,6 +205,8 @@ pub struct Scratch {
     pattern_caches: Vec<meta::Cache>,
     captures: Vec<Captures>,
     segment_ends: Vec<usize>,
+    /// Offsets of the text's line breaks.
+    line_breaks: Vec<usize>,
     /// The end finder's reports for the second half of the text (see
     /// [`end_finder::for_each_match_end`]).
     later_match_ends: Vec<(usize, usize)>,
@@ -278,6 +286,39 @@ pub(crate) fn parse_pattern(pattern: &str) -> Result<Hir, String> {
     Ok(hir)
 }
 
+/// The most line breaks (`\n` bytes) a match of `hir` can hold, or `None` when a
+/// repetition without bound can repeat one.
+fn max_line_breaks(hir: &Hir) -> Option<usize> {
+    use regex_syntax::hir::{Class, HirKind};
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => Some(0),
+        HirKind::Literal(literal) => Some(literal.0.iter().filter(|&&b| b == b'\n').count()),
+        HirKind::Class(Class::Unicode(class)) => Some(usize::from(
+            class
+                .ranges()
+                .iter()
+                .any(|r| r.start() <= '\n' && '\n' <= r.end()),
+        )),
+        HirKind::Class(Class::Bytes(class)) => Some(usize::from(
+            class
+                .ranges()
+                .iter()
+                .any(|r| r.start() <= b'\n' && b'\n' <= r.end()),
+        )),
+        HirKind::Repetition(repetition) => match max_line_breaks(&repetition.sub)? {
+            0 => Some(0),
+            each => each.checked_mul(usize::try_from(repetition.max?).ok()?),
+        },
+        HirKind::Capture(capture) => max_line_breaks(&capture.sub),
+        HirKind::Concat(parts) => parts
+            .iter()
+            .try_fold(0usize, |sum, part| sum.checked_add(max_line_breaks(part)?)),
+        HirKind::Alternation(parts) => parts
+            .iter()
+            .try_fold(0usize, |most, part| Some(most.max(max_line_breaks(part)?))),
+    }
+}
+
 impl Matcher {
     /// Compiles a rule set with the default options.
     ///
@@ -328,6 +369,7 @@ impl Matcher {
                             regex,
                             value_group,
                             max_len: hir.properties().maximum_len(),
+                            max_line_breaks: max_line_breaks(hir),
                             exclude: *exclude,
                             listed: *listed,
                         });
@@ -399,6 +441,7 @@ impl Matcher {
                 .map(|p| p.regex.create_captures())
                 .collect(),
             segment_ends: Vec::new(),
+            line_breaks: Vec::new(),
             later_match_ends: Vec::new(),
             windows: vec![Vec::new(); inner.patterns.len()],
             matched_patterns: Vec::new(),
@@ -1077,24 +1120,37 @@ fn collect_windows(
 ) -> Result<(), regex_automata::MatchError> {
     scratch.segment_ends.clear();
     scratch.segment_ends.extend(segments(text).map(|s| s.end));
-    let segment_ends = &scratch.segment_ends;
+    scratch.line_breaks.clear();
+    scratch.line_breaks.extend(memchr::memchr_iter(b'\n', text));
+    let (segment_ends, line_breaks) = (&scratch.segment_ends, &scratch.line_breaks);
     let split = two_walk_split(segment_ends, text.len());
     let (windows, matched) = (&mut scratch.windows, &mut scratch.matched_patterns);
     let later = &mut scratch.later_match_ends;
     let mut result = Ok(());
     for (finder, cache) in end_finders.iter().zip(&mut scratch.end_finder_caches) {
-        // The segment holding the last byte of the current match: ends never decrease.
-        let mut segment = 0;
+        // The segment holding the last byte of the current match, and the number of line
+        // breaks before the match's end: ends never decrease.
+        let (mut segment, mut breaks_before) = (0, 0);
         result =
             end_finder::for_each_match_end(&finder.dfa, cache, text, split, later, |local, end| {
-                let pattern = finder.patterns[local];
+                let pattern = &patterns[finder.patterns[local]];
                 while segment_ends[segment] < end {
                     segment += 1;
                 }
+                while line_breaks.get(breaks_before).is_some_and(|&at| at < end) {
+                    breaks_before += 1;
+                }
                 let segment_start = segment.checked_sub(1).map_or(0, |s| segment_ends[s]);
-                let start = patterns[pattern].max_len.map_or(segment_start, |reach| {
-                    end.saturating_sub(reach).max(segment_start)
+                // A match holding at most `k` line breaks starts after the (k+1)-th line
+                // break before its end.
+                let after_breaks = pattern.max_line_breaks.map_or(0, |k| {
+                    breaks_before
+                        .checked_sub(k + 1)
+                        .map_or(0, |i| line_breaks[i] + 1)
                 });
+                let reach = pattern.max_len.map_or(0, |len| end.saturating_sub(len));
+                let start = segment_start.max(after_breaks).max(reach);
+                let pattern = finder.patterns[local];
                 let windows = &mut windows[pattern];
                 match windows.last_mut() {
                     // Merge within a segment only: a window never crosses a segment boundary.
@@ -1796,39 +1852,71 @@ mod tests {
         assert_eq!(slow.scan(text.as_bytes()), expected);
     }
 
-    #[test]
-    fn windows_reach_back_from_match_ends_merge_and_stop_at_segments() {
-        let pack = r#"[pack]
+    /// The windows of the two patterns of a pack with the given patterns, on `text`.
+    fn windows_of(first: &str, second: &str, text: &[u8]) -> [Vec<(usize, usize)>; 2] {
+        let pack = format!(
+            r#"[pack]
 name = "windows"
 
 [[rule]]
-id = "digits"
+id = "first"
 type = "MRN"
-patterns = ['[0-9]{3}']
-examples = [{ text = "123", match = "123" }]
+patterns = ['{first}']
+examples = [{{ text = "unchecked here", match = "here" }}]
 
 [[rule]]
-id = "label"
+id = "second"
 type = "NAME"
-patterns = ['[A-Z][a-z]+:']
-examples = [{ text = "Name:", match = "Name:" }]
-"#;
+patterns = ['{second}']
+examples = [{{ text = "unchecked here", match = "here" }}]
+"#
+        );
         let rules = crate::RuleSetBuilder::new()
-            .toml("windows", pack)
+            .toml("windows", &pack)
             .build()
             .unwrap();
         let matcher = Matcher::new(rules).unwrap();
         let mut scratch = matcher.scratch();
+        let inner = &*matcher.inner;
+        collect_windows(&inner.end_finders, &inner.patterns, text, &mut scratch).unwrap();
+        [scratch.windows[0].clone(), scratch.windows[1].clone()]
+    }
+
+    #[test]
+    fn windows_reach_back_from_match_ends_merge_and_stop_at_segments() {
         //           0         1         2
         //           01234567890123456789012 3 45678
         let text = b"ab 1234 x 567  Name: 89\n\n12345";
-        let inner = &*matcher.inner;
-        collect_windows(&inner.end_finders, &inner.patterns, text, &mut scratch).unwrap();
+        let [digits, label] = windows_of("[0-9]{3}", "[A-Z][a-z]+:", text);
         // `[0-9]{3}` ends at 6 and 7 (merged), 13, 28, 29 and 30; the blank line ends a
         // segment at 25, so the windows from 25 on never merge with earlier ones.
-        assert_eq!(scratch.windows[0], [(3, 7), (10, 13), (25, 30)]);
+        assert_eq!(digits, [(3, 7), (10, 13), (25, 30)]);
         // Unbounded: from the segment start to the match end.
-        assert_eq!(scratch.windows[1], [(0, 20)]);
+        assert_eq!(label, [(0, 20)]);
+    }
+
+    #[test]
+    fn windows_reach_back_no_further_than_the_line_breaks_a_match_holds() {
+        //           0         1            2           3
+        //           0123456789012345 67 8901234567 890123456
+        let text = b"Xa b: 1 Name: 12\nc\nNo: 3 k:\n45 Id: 6\n";
+        let [one_break, no_break] = windows_of(r"[a-z]+:\n?[0-9]+", "[A-Z][a-z]+: [0-9]+", text);
+        // `k:\n45` ends at 29 and 30: back to the start of the line before.
+        assert_eq!(one_break, [(19, 30)]);
+        // `Name: 12` ends at 15 and 16, `No: 3` at 24, `Id: 6` at 36: each back to the
+        // start of its line.
+        assert_eq!(no_break, [(0, 16), (19, 24), (28, 36)]);
+    }
+
+    #[test]
+    fn pattern_line_breaks() {
+        let breaks = |pattern: &str| max_line_breaks(&parse_pattern(pattern).unwrap());
+        assert_eq!(breaks("[A-Z][a-z]+ [0-9]{2}"), Some(0));
+        assert_eq!(breaks(r"Name:\s*\w+"), None);
+        assert_eq!(breaks(r"Name:[ \t]*(?:\n[ \t]*)?[A-Z][a-z]+"), Some(1));
+        assert_eq!(breaks(r"(?:a\n|b\n\n|c)(?-u:[^x]){0,3}"), Some(5));
+        assert_eq!(breaks(r"(?s)a.{2}(?m:^)b"), Some(2));
+        assert_eq!(breaks(r"(?:(?-u:\b)x\n)+"), None);
     }
 
     #[test]
