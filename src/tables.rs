@@ -24,11 +24,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use deid_core::EntityType;
+use deid_core::{EntityType, Finding, Scratch};
 use deid_tables::CellRewriter;
 use deid_tables::classify::Label;
 use deid_transform::{Action, Policy, Redactor};
@@ -102,10 +104,107 @@ impl fmt::Display for ColumnPlan {
     }
 }
 
+/// Scans the free-text cells of a table, remembering the findings of each distinct cell
+/// text: a scan's findings depend on the text alone, and table columns repeat their
+/// values (templated comments, default phrases), so a repeat costs a hash lookup instead
+/// of a scan. `Sync`: each worker thread takes a memo of its own from a pool.
+///
+/// Memory stays bounded: cells longer than [`MEMO_CELL_BYTES`] are scanned every time,
+/// and a memo that outgrows [`MEMO_BYTES`] of cell text starts over.
+pub struct CellScanner<'e> {
+    engine: &'e Engine,
+    memos: Mutex<Vec<Memo>>,
+}
+
+/// The longest cell a memo keeps.
+pub const MEMO_CELL_BYTES: usize = 16 << 10;
+
+/// The cell text one memo holds before it starts over (one memo per worker thread).
+pub const MEMO_BYTES: usize = 8 << 20;
+
+/// Findings by cell text. The default hasher: cell text comes from the data, and a keyed
+/// hash keeps crafted cells from colliding.
+#[derive(Default)]
+struct Memo {
+    findings: HashMap<Box<[u8]>, Box<[Finding]>>,
+    bytes: usize,
+}
+
+impl<'e> CellScanner<'e> {
+    /// A scanner with empty memos.
+    pub fn new(engine: &'e Engine) -> CellScanner<'e> {
+        CellScanner {
+            engine,
+            memos: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs `f` with a memo and scratch space of its own (taken from pools, so that
+    /// repeats seen by earlier calls on any thread are remembered).
+    pub fn with<T>(&self, f: impl FnOnce(&mut Cells<'_>) -> T) -> T {
+        let taken = self
+            .memos
+            .lock()
+            .map(|mut memos| memos.pop())
+            .unwrap_or(None);
+        let mut memo = taken.unwrap_or_default();
+        let result = self.engine.with_scratch(|scratch| {
+            f(&mut Cells {
+                engine: self.engine,
+                scratch,
+                memo: &mut memo,
+                found: Vec::new(),
+            })
+        });
+        if let Ok(mut memos) = self.memos.lock() {
+            memos.push(memo);
+        }
+        result
+    }
+}
+
+/// One thread's view of a [`CellScanner`]: see [`Cells::scan`].
+pub struct Cells<'a> {
+    engine: &'a Engine,
+    scratch: &'a mut Scratch,
+    memo: &'a mut Memo,
+    found: Vec<Finding>,
+}
+
+impl Cells<'_> {
+    /// Calls `f` with the findings in `cell` (sorted by start, never overlapping), exactly
+    /// what [`Engine::scan_bytes`] returns for it.
+    pub fn scan<T>(&mut self, cell: &[u8], f: impl FnOnce(&[Finding]) -> T) -> T {
+        if let Some(findings) = self.memo.findings.get(cell) {
+            return f(findings);
+        }
+        self.engine
+            .scan_bytes_into(cell, self.scratch, &mut self.found);
+        self.memo.remember(cell, &self.found, MEMO_BYTES);
+        f(&self.found)
+    }
+}
+
+impl Memo {
+    /// Keeps the findings of `cell` unless it is too long, starting over first when the
+    /// memo would hold more than `budget` bytes of cell text.
+    fn remember(&mut self, cell: &[u8], findings: &[Finding], budget: usize) {
+        if cell.len() > MEMO_CELL_BYTES {
+            return;
+        }
+        if self.bytes + cell.len() > budget {
+            self.findings.clear();
+            self.bytes = 0;
+        }
+        self.bytes += cell.len();
+        self.findings.insert(cell.into(), findings.into());
+    }
+}
+
 /// Rewrites a table's cells as a policy says, counting the cells it changes per column.
 /// `Sync`: the table writers call it from every worker thread.
 pub struct PolicyRewriter<'a> {
-    engine: &'a Engine,
+    cells: CellScanner<'a>,
     redactor: &'a Redactor,
     plans: Vec<ColumnPlan>,
     /// The column naming each row's subject (the policy's `shift.subject`).
@@ -137,7 +236,7 @@ impl<'a> PolicyRewriter<'a> {
             .as_deref()
             .and_then(|subject| columns.iter().position(|c| c.eq_ignore_ascii_case(subject)));
         PolicyRewriter {
-            engine,
+            cells: CellScanner::new(engine),
             redactor,
             plans,
             subject,
@@ -189,19 +288,71 @@ impl CellRewriter for PolicyRewriter<'_> {
                     .replace_into(entity, action, value, subject, out);
                 out.as_slice() != value
             }
-            ColumnPlan::Scan => {
-                let findings = self.engine.scan_bytes(value);
-                if !findings.is_empty() {
-                    let transform = self.redactor.for_subject(subject);
-                    deid_transform::apply_into(value, &findings, &transform, out);
-                }
-                !findings.is_empty()
-            }
+            ColumnPlan::Scan => self.cells.with(|cells| {
+                cells.scan(value, |findings| {
+                    if !findings.is_empty() {
+                        let transform = self.redactor.for_subject(subject);
+                        deid_transform::apply_into(value, findings, &transform, out);
+                    }
+                    !findings.is_empty()
+                })
+            }),
             ColumnPlan::Keep | ColumnPlan::Drop => false,
         };
         if changed {
             self.changed[column].fetch_add(1, Ordering::Relaxed);
         }
         changed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_get_the_findings_a_scan_gives_repeated_or_not() {
+        let engine = Engine::new().unwrap();
+        let note = "Seen by Dr. Maria Lopez; call 312-555-0142.";
+        let long = format!("{} SSN 536-90-4399", "stable. ".repeat(MEMO_CELL_BYTES / 8));
+        let cells = [
+            note,
+            "No change.",
+            note,
+            "",
+            long.as_str(),
+            long.as_str(),
+            note,
+        ];
+        let scanner = CellScanner::new(&engine);
+        for cell in cells {
+            let expected = engine.scan_bytes(cell.as_bytes());
+            let found = scanner.with(|cells| cells.scan(cell.as_bytes(), <[Finding]>::to_vec));
+            assert_eq!(found, expected, "{cell:.40}");
+        }
+        assert!(!engine.scan_bytes(note.as_bytes()).is_empty());
+        assert!(!engine.scan_bytes(long.as_bytes()).is_empty());
+    }
+
+    #[test]
+    fn a_memo_keeps_short_cells_and_starts_over_when_full() {
+        let finding = Finding {
+            start: 0,
+            end: 2,
+            entity: EntityType::Name,
+            rule: 0,
+            confidence: 0.9,
+        };
+        let mut memo = Memo::default();
+        memo.remember(b"abcdef", &[finding], 10);
+        memo.remember(b"gh", &[], 10);
+        assert_eq!(memo.bytes, 8);
+        assert_eq!(memo.findings.get(&b"abcdef"[..]).map(|f| f.len()), Some(1));
+        memo.remember(b"ijk", &[], 10);
+        assert_eq!(memo.bytes, 3, "over budget: the memo starts over");
+        assert!(!memo.findings.contains_key(&b"abcdef"[..]));
+        assert!(memo.findings.contains_key(&b"ijk"[..]));
+        memo.remember(&vec![b'x'; MEMO_CELL_BYTES + 1], &[], usize::MAX);
+        assert_eq!(memo.findings.len(), 1, "a cell over the limit is not kept");
     }
 }

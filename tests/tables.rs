@@ -163,6 +163,51 @@ fn findings_of_a_table_of_many_parts_come_in_row_order() {
 }
 
 #[test]
+fn repeated_free_text_cells_are_reported_and_redacted_on_every_row() {
+    // Cells of the same text share one scan: each row must still get its findings.
+    const FREE: &str = "note=FREE_TEXT";
+    let dir = tempfile::tempdir().unwrap();
+    let note = "Call 312-555-0142 after 5pm.";
+    let mut csv = String::from("id,note\n");
+    for row in 0..600 {
+        let text = if row % 3 == 0 { note } else { "Doing well." };
+        csv.push_str(&format!("{row},{text}\n"));
+    }
+    let path = write(dir.path(), "repeats.csv", &csv);
+    let run = deid(&[
+        "scan", "--format", "jsonl", "-q", "-j", "2", "--column", FREE, &path,
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let rows: Vec<u64> = run
+        .jsonl()
+        .iter()
+        .filter(|f| f["column"] == "note")
+        .map(|f| {
+            assert_eq!(
+                (f["type"].as_str(), f["start"].as_u64()),
+                (Some("PHONE"), Some(5))
+            );
+            f["row"].as_u64().unwrap()
+        })
+        .collect();
+    assert_eq!(rows, (0..600).step_by(3).collect::<Vec<u64>>());
+
+    let out = dir.path().join("out.csv");
+    let out_path = out.to_str().unwrap();
+    let run = deid(&[
+        "redact", "-q", "-j", "2", "--column", FREE, &path, "-o", out_path,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let redacted = std::fs::read_to_string(&out).unwrap();
+    assert!(!redacted.contains("312-555-0142"));
+    assert_eq!(
+        redacted.matches("Call [PHONE] after 5pm.").count(),
+        200,
+        "{redacted:.300}"
+    );
+}
+
+#[test]
 fn redact_keeps_shape_delimiter_and_quoting() {
     let dir = tempfile::tempdir().unwrap();
     let semicolons = PATIENTS.replace(',', ";").replace("; ext", ", ext");
