@@ -27,7 +27,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use deid_core::{EntityType, Finding, Scratch};
@@ -107,20 +107,22 @@ impl fmt::Display for ColumnPlan {
 /// Scans the free-text cells of a table, remembering the findings of each distinct cell
 /// text: a scan's findings depend on the text alone, and table columns repeat their
 /// values (templated comments, default phrases), so a repeat costs a hash lookup instead
-/// of a scan. `Sync`: each worker thread takes a memo of its own from a pool.
+/// of a scan. `Sync`: worker threads share one memo, so a text is scanned once whichever
+/// thread meets it first (a memo per thread scanned each text once per thread, and two
+/// threads gained nothing over one on the bench table).
 ///
 /// Memory stays bounded: cells longer than [`MEMO_CELL_BYTES`] are scanned every time,
 /// and a memo that outgrows [`MEMO_BYTES`] of cell text starts over.
 pub struct CellScanner<'e> {
     engine: &'e Engine,
-    memos: Mutex<Vec<Memo>>,
+    memo: RwLock<Memo>,
 }
 
-/// The longest cell a memo keeps.
+/// The longest cell the memo keeps.
 pub const MEMO_CELL_BYTES: usize = 16 << 10;
 
-/// The cell text one memo holds before it starts over (one memo per worker thread).
-pub const MEMO_BYTES: usize = 8 << 20;
+/// The cell text the memo holds before it starts over.
+pub const MEMO_BYTES: usize = 16 << 20;
 
 /// Findings by cell text. The default hasher: cell text comes from the data, and a keyed
 /// hash keeps crafted cells from colliding.
@@ -131,35 +133,24 @@ struct Memo {
 }
 
 impl<'e> CellScanner<'e> {
-    /// A scanner with empty memos.
+    /// A scanner with an empty memo.
     pub fn new(engine: &'e Engine) -> CellScanner<'e> {
         CellScanner {
             engine,
-            memos: Mutex::new(Vec::new()),
+            memo: RwLock::new(Memo::default()),
         }
     }
 
-    /// Runs `f` with a memo and scratch space of its own (taken from pools, so that
-    /// repeats seen by earlier calls on any thread are remembered).
+    /// Runs `f` with scratch space of its own (from the engine's pool).
     pub fn with<T>(&self, f: impl FnOnce(&mut Cells<'_>) -> T) -> T {
-        let taken = self
-            .memos
-            .lock()
-            .map(|mut memos| memos.pop())
-            .unwrap_or(None);
-        let mut memo = taken.unwrap_or_default();
-        let result = self.engine.with_scratch(|scratch| {
+        self.engine.with_scratch(|scratch| {
             f(&mut Cells {
                 engine: self.engine,
                 scratch,
-                memo: &mut memo,
+                memo: &self.memo,
                 found: Vec::new(),
             })
-        });
-        if let Ok(mut memos) = self.memos.lock() {
-            memos.push(memo);
-        }
-        result
+        })
     }
 }
 
@@ -167,20 +158,25 @@ impl<'e> CellScanner<'e> {
 pub struct Cells<'a> {
     engine: &'a Engine,
     scratch: &'a mut Scratch,
-    memo: &'a mut Memo,
+    memo: &'a RwLock<Memo>,
     found: Vec<Finding>,
 }
 
 impl Cells<'_> {
     /// Calls `f` with the findings in `cell` (sorted by start, never overlapping), exactly
-    /// what [`Engine::scan_bytes`] returns for it.
+    /// what [`Engine::scan_bytes`] returns for it. A poisoned memo is passed by: every
+    /// cell is then scanned.
     pub fn scan<T>(&mut self, cell: &[u8], f: impl FnOnce(&[Finding]) -> T) -> T {
-        if let Some(findings) = self.memo.findings.get(cell) {
+        if let Ok(memo) = self.memo.read()
+            && let Some(findings) = memo.findings.get(cell)
+        {
             return f(findings);
         }
         self.engine
             .scan_bytes_into(cell, self.scratch, &mut self.found);
-        self.memo.remember(cell, &self.found, MEMO_BYTES);
+        if let Ok(mut memo) = self.memo.write() {
+            memo.remember(cell, &self.found, MEMO_BYTES);
+        }
         f(&self.found)
     }
 }
