@@ -112,7 +112,7 @@ impl fmt::Display for ColumnPlan {
 /// threads gained nothing over one on the bench table).
 ///
 /// Memory stays bounded: cells longer than [`MEMO_CELL_BYTES`] are scanned every time,
-/// and a memo that outgrows [`MEMO_BYTES`] of cell text starts over.
+/// and a memo that outgrows [`MEMO_BYTES`] of cell text and findings starts over.
 pub struct CellScanner<'e> {
     engine: &'e Engine,
     memo: RwLock<Memo>,
@@ -121,7 +121,7 @@ pub struct CellScanner<'e> {
 /// The longest cell the memo keeps.
 pub const MEMO_CELL_BYTES: usize = 16 << 10;
 
-/// The cell text the memo holds before it starts over.
+/// The cell text and findings the memo holds before it starts over.
 pub const MEMO_BYTES: usize = 16 << 20;
 
 /// Findings by cell text. The default hasher: cell text comes from the data, and a keyed
@@ -183,17 +183,20 @@ impl Cells<'_> {
 
 impl Memo {
     /// Keeps the findings of `cell` unless it is too long, starting over first when the
-    /// memo would hold more than `budget` bytes of cell text.
+    /// memo would hold more than `budget` bytes of cell text and findings.
     fn remember(&mut self, cell: &[u8], findings: &[Finding], budget: usize) {
         if cell.len() > MEMO_CELL_BYTES {
             return;
         }
-        if self.bytes + cell.len() > budget {
+        let bytes = cell.len() + std::mem::size_of_val(findings);
+        if self.bytes + bytes > budget {
             self.findings.clear();
             self.bytes = 0;
         }
-        self.bytes += cell.len();
-        self.findings.insert(cell.into(), findings.into());
+        // Two threads may scan the same new cell at once: count it once.
+        if self.findings.insert(cell.into(), findings.into()).is_none() {
+            self.bytes += bytes;
+        }
     }
 }
 
@@ -339,12 +342,18 @@ mod tests {
             rule: 0,
             confidence: 0.9,
         };
+        let budget = 10 + size_of::<Finding>();
         let mut memo = Memo::default();
-        memo.remember(b"abcdef", &[finding], 10);
-        memo.remember(b"gh", &[], 10);
-        assert_eq!(memo.bytes, 8);
+        memo.remember(b"abcdef", &[finding], budget);
+        memo.remember(b"gh", &[], budget);
+        memo.remember(b"gh", &[], budget);
+        assert_eq!(
+            memo.bytes,
+            8 + size_of::<Finding>(),
+            "findings count, repeats do not"
+        );
         assert_eq!(memo.findings.get(&b"abcdef"[..]).map(|f| f.len()), Some(1));
-        memo.remember(b"ijk", &[], 10);
+        memo.remember(b"ijk", &[], budget);
         assert_eq!(memo.bytes, 3, "over budget: the memo starts over");
         assert!(!memo.findings.contains_key(&b"abcdef"[..]));
         assert!(memo.findings.contains_key(&b"ijk"[..]));
