@@ -167,14 +167,17 @@ impl Cells<'_> {
     /// what [`Engine::scan_bytes`] returns for it. A poisoned memo is passed by: every
     /// cell is then scanned.
     pub fn scan<T>(&mut self, cell: &[u8], f: impl FnOnce(&[Finding]) -> T) -> T {
-        if let Ok(memo) = self.memo.read()
+        // A cell the memo never keeps is neither hashed nor locked for.
+        let kept = Memo::keeps(cell);
+        if kept
+            && let Ok(memo) = self.memo.read()
             && let Some(findings) = memo.findings.get(cell)
         {
             return f(findings);
         }
         self.engine
             .scan_bytes_into(cell, self.scratch, &mut self.found);
-        if let Ok(mut memo) = self.memo.write() {
+        if kept && let Ok(mut memo) = self.memo.write() {
             memo.remember(cell, &self.found, MEMO_BYTES);
         }
         f(&self.found)
@@ -182,10 +185,15 @@ impl Cells<'_> {
 }
 
 impl Memo {
+    /// Whether the memo keeps cells like this one (not longer than [`MEMO_CELL_BYTES`]).
+    fn keeps(cell: &[u8]) -> bool {
+        cell.len() <= MEMO_CELL_BYTES
+    }
+
     /// Keeps the findings of `cell` unless it is too long, starting over first when the
     /// memo would hold more than `budget` bytes of cell text and findings.
     fn remember(&mut self, cell: &[u8], findings: &[Finding], budget: usize) {
-        if cell.len() > MEMO_CELL_BYTES {
+        if !Memo::keeps(cell) {
             return;
         }
         let bytes = cell.len() + std::mem::size_of_val(findings);
