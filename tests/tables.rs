@@ -314,12 +314,17 @@ fn parquet_fixture(path: &Path) {
             "Fine.",
         ],
     );
+    write_parquet(path, &batch, 2);
+}
+
+/// Writes `batch` to `path` in row groups of `group_rows`.
+fn write_parquet(path: &Path, batch: &RecordBatch, group_rows: usize) {
     let props = WriterProperties::builder()
-        .set_max_row_group_row_count(Some(2))
+        .set_max_row_group_row_count(Some(group_rows))
         .build();
     let mut writer =
         ArrowWriter::try_new(File::create(path).unwrap(), batch.schema(), Some(props)).unwrap();
-    writer.write(&batch).unwrap();
+    writer.write(batch).unwrap();
     writer.close().unwrap();
 }
 
@@ -390,6 +395,66 @@ fn parquet_scan_and_redact_keep_schema_rows_and_row_groups() {
         ids.as_any().downcast_ref::<Int64Array>().is_some(),
         "untouched columns keep their type"
     );
+}
+
+/// A Parquet file of `rows` rows in row groups of `group_rows`: an SSN column and a note
+/// column with a phone number in every seventh row.
+fn parquet_of_rows(path: &Path, rows: usize, group_rows: usize) {
+    let ssns: Vec<String> = (0..rows)
+        .map(|i| format!("{:03}-{:02}-{:04}", 100 + i % 500, 10 + i % 80, 1000 + i))
+        .collect();
+    let notes: Vec<String> = (0..rows)
+        .map(|i| match i % 7 {
+            0 => format!("Visit {i}: call 312-555-0142 today."),
+            _ => format!("Visit {i}: stable."),
+        })
+        .collect();
+    let batch = RecordBatch::try_from_iter([
+        ("ssn", Arc::new(StringArray::from(ssns)) as ArrayRef),
+        ("note", Arc::new(StringArray::from(notes)) as ArrayRef),
+    ])
+    .unwrap();
+    write_parquet(path, &batch, group_rows);
+}
+
+#[test]
+fn a_large_row_group_gives_the_findings_of_small_ones_in_order() {
+    // More rows than one decoded batch (8,192), so the big row group is scanned in slices.
+    const ROWS: usize = 20_000;
+    let dir = tempfile::tempdir().unwrap();
+    let scan = |group_rows: usize| {
+        let input = dir.path().join(format!("groups-of-{group_rows}.parquet"));
+        parquet_of_rows(&input, ROWS, group_rows);
+        let run = deid(&[
+            "scan",
+            "--format",
+            "jsonl",
+            "-q",
+            "-j",
+            "2",
+            "--column",
+            "ssn=SSN",
+            "--column",
+            "note=FREE_TEXT",
+            input.to_str().unwrap(),
+        ]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        run.jsonl()
+            .into_iter()
+            .map(|mut finding| {
+                finding.as_object_mut().unwrap().remove("path");
+                finding
+            })
+            .collect::<Vec<Value>>()
+    };
+    let whole = scan(ROWS);
+    assert_eq!(whole, scan(1_000));
+    let count = |column: &str| whole.iter().filter(|f| f["column"] == column).count();
+    assert_eq!(count("ssn"), ROWS);
+    assert_eq!(count("note"), ROWS.div_ceil(7));
+    let rows: Vec<u64> = whole.iter().map(|f| f["row"].as_u64().unwrap()).collect();
+    assert!(rows.is_sorted(), "findings in row order");
+    assert_eq!(rows.last(), Some(&(ROWS as u64 - 1)), "0-based rows");
 }
 
 mod bad_input {

@@ -73,7 +73,7 @@ pub struct ParquetTable {
     /// The path, as errors name it.
     name: String,
     /// Read with positioned reads, so that threads never share a cursor.
-    file: File,
+    file: Arc<File>,
     meta: ArrowReaderMetadata,
     columns: Vec<ColumnInfo>,
     /// One tree per top-level field, mapping its arrays to leaf columns.
@@ -83,6 +83,43 @@ pub struct ParquetTable {
     /// The bytes of each row group's column chunks: start and end offsets.
     part_bytes: Vec<(u64, u64)>,
     rows: u64,
+}
+
+/// The batches of one row group, decoded as they are visited (see [`ParquetTable::batches`]).
+pub struct PartBatches<'a> {
+    table: &'a ParquetTable,
+    part: usize,
+    /// `None` once the row group is done.
+    reader: Option<ParquetRecordBatchReader>,
+    /// Rows visited so far.
+    rows: u64,
+}
+
+impl PartBatches<'_> {
+    /// Visits the next batch as [`ParquetTable::visit_part`] visits a row group, with rows
+    /// relative to the row group. Returns `false`, having visited nothing, once every batch
+    /// has been visited and the row count checked against the footer.
+    pub fn visit_next(
+        &mut self,
+        visit: &mut dyn FnMut(u64, usize, &[u8]),
+    ) -> Result<bool, TableError> {
+        let Some(reader) = &mut self.reader else {
+            return Ok(false);
+        };
+        let (table, part) = (self.table, self.part);
+        let Some(batch) = reader.next() else {
+            self.reader = None;
+            table.check_rows(part, self.rows)?;
+            return Ok(false);
+        };
+        let batch = batch.map_err(|e| table.part_error(part, e))?;
+        for (node, array) in table.nodes.iter().zip(batch.columns()) {
+            node.visit(array.as_ref(), Rows::Direct(self.rows), visit)
+                .map_err(|e| table.part_error(part, e))?;
+        }
+        self.rows += batch.num_rows() as u64;
+        Ok(true)
+    }
 }
 
 /// What [`ParquetTable::rewrite`] did.
@@ -185,7 +222,7 @@ impl ParquetTable {
             .collect();
         Ok(ParquetTable {
             name,
-            file,
+            file: Arc::new(file),
             meta,
             columns,
             nodes,
@@ -227,17 +264,20 @@ impl ParquetTable {
         part: usize,
         visit: &mut dyn FnMut(u64, usize, &[u8]),
     ) -> Result<u64, TableError> {
-        let mut rows = 0u64;
-        for batch in self.part_reader(part, None)? {
-            let batch = batch.map_err(|e| self.part_error(part, e))?;
-            for (node, array) in self.nodes.iter().zip(batch.columns()) {
-                node.visit(array.as_ref(), Rows::Direct(rows), visit)
-                    .map_err(|e| self.part_error(part, e))?;
-            }
-            rows += batch.num_rows() as u64;
-        }
-        self.check_rows(part, rows)?;
-        Ok(rows)
+        let mut batches = self.batches(part)?;
+        while batches.visit_next(visit)? {}
+        Ok(batches.rows)
+    }
+
+    /// Row group `part`, to visit a batch of rows at a time: a row group can hold millions
+    /// of rows, and a caller that keeps something per cell need not keep it for all of them.
+    pub fn batches(&self, part: usize) -> Result<PartBatches<'_>, TableError> {
+        Ok(PartBatches {
+            table: self,
+            part,
+            reader: Some(self.part_reader(part, None)?),
+            rows: 0,
+        })
     }
 
     /// A deterministic sample of each leaf column: the non-empty values of about `per_column`
@@ -520,8 +560,7 @@ impl ParquetTable {
         Ok(samples)
     }
 
-    /// A reader of one row group (only the `selection` rows of it, when given), whose bytes
-    /// are read at once.
+    /// A reader of one row group (only the `selection` rows of it, when given).
     fn part_reader(
         &self,
         part: usize,
@@ -537,15 +576,10 @@ impl ParquetTable {
                 ),
             ));
         };
-        // Checked against the file's length when it was opened.
-        let len = usize::try_from(end - start)
-            .map_err(|_| self.part_error(part, "the row group does not fit in memory"))?;
-        let mut bytes = vec![0; len];
-        read_exact_at(&self.file, &mut bytes, start)
-            .map_err(|e| self.part_error(part, format!("cannot read: {e}")))?;
-        let group = RowGroupBytes {
+        let group = RowGroupFile {
+            file: Arc::clone(&self.file),
             start,
-            bytes: Bytes::from(bytes),
+            end,
         };
         let mut builder =
             ParquetRecordBatchReaderBuilder::new_with_metadata(group, self.meta.clone())
@@ -618,62 +652,90 @@ struct PartSample {
     in_row: usize,
 }
 
-/// One row group's column chunks in memory, where arrow-rs reads its pages from.
+/// One row group's column chunks in the file, where arrow-rs reads its pages from, a page
+/// at a time with positioned reads: memory holds the pages being decoded, never the row
+/// group, which can be hundreds of megabytes. Reads outside the row group are errors.
 #[derive(Clone)]
-struct RowGroupBytes {
-    /// The file offset of `bytes`.
+struct RowGroupFile {
+    file: Arc<File>,
+    /// The file offsets of the row group's first and past its last byte.
     start: u64,
-    bytes: Bytes,
+    end: u64,
 }
 
-impl RowGroupBytes {
-    /// `length` bytes (or all the rest) from file offset `at`, which must lie in the row group.
-    fn slice(&self, at: u64, length: Option<usize>) -> parquet::errors::Result<Bytes> {
-        let held = self.bytes.len();
-        let from = at
-            .checked_sub(self.start)
-            .and_then(|from| usize::try_from(from).ok());
-        let from = from.filter(|&from| from <= held);
-        let to = from.and_then(|from| length.map_or(Some(held), |length| from.checked_add(length)));
-        match (from, to) {
-            (Some(from), Some(to)) if to <= held => Ok(self.bytes.slice(from..to)),
-            _ => Err(ParquetError::EOF(format!(
+impl RowGroupFile {
+    /// Checks that `length` bytes (or none) from `at` lie in the row group.
+    fn check(&self, at: u64, length: usize) -> parquet::errors::Result<()> {
+        let inside = at >= self.start
+            && at
+                .checked_add(length as u64)
+                .is_some_and(|to| to <= self.end);
+        if inside {
+            Ok(())
+        } else {
+            Err(ParquetError::EOF(format!(
                 "a read at offset {at} leaves the row group's column chunks"
-            ))),
+            )))
         }
     }
 }
 
-impl Length for RowGroupBytes {
+impl Length for RowGroupFile {
     fn len(&self) -> u64 {
-        self.start + self.bytes.len() as u64
+        self.end
     }
 }
 
-impl ChunkReader for RowGroupBytes {
-    type T = StrictReader;
+impl ChunkReader for RowGroupFile {
+    type T = io::BufReader<StrictReader>;
 
-    fn get_read(&self, start: u64) -> parquet::errors::Result<StrictReader> {
-        self.slice(start, None).map(StrictReader)
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        self.check(start, 0)?;
+        Ok(io::BufReader::with_capacity(
+            HEADER_READ_BYTES,
+            StrictReader {
+                file: Arc::clone(&self.file),
+                at: start,
+                end: self.end,
+            },
+        ))
     }
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
-        self.slice(start, Some(length))
+        self.check(start, length)?;
+        let mut bytes = vec![0; length];
+        read_exact_at(&self.file, &mut bytes, start)?;
+        Ok(Bytes::from(bytes))
     }
 }
 
-/// Reads bytes and fails, rather than returning 0, at their end: arrow-rs skips unknown page
-/// header fields by reading until it has skipped as many as the header claims, and a corrupt
-/// header can claim billions.
-struct StrictReader(Bytes);
+/// Bytes read through [`ChunkReader::get_read`] at a time: page headers, mostly.
+const HEADER_READ_BYTES: usize = 8 * 1024;
+
+/// Reads the file up to the row group's end and fails, rather than returning 0, there:
+/// arrow-rs skips unknown page header fields by reading until it has skipped as many as the
+/// header claims, and a corrupt header can claim billions.
+struct StrictReader {
+    file: Arc<File>,
+    at: u64,
+    end: u64,
+}
 
 impl Read for StrictReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.0.is_empty() && !buf.is_empty() {
+        let left = usize::try_from(self.end - self.at).unwrap_or(usize::MAX);
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if left == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
-        let n = buf.len().min(self.0.len());
-        buf[..n].copy_from_slice(&self.0.split_to(n));
+        let n = buf.len().min(left);
+        let n = match read_at(&self.file, &mut buf[..n], self.at)? {
+            0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+            n => n,
+        };
+        self.at += n as u64;
         Ok(n)
     }
 }
@@ -2379,6 +2441,64 @@ mod tests {
             "{error}"
         );
         assert!(table.sample(5).is_err());
+    }
+
+    #[test]
+    fn a_row_group_is_visited_batch_by_batch_as_whole() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rows = 2 * BATCH_ROWS + 5;
+        let notes: Vec<String> = (0..rows).map(|i| format!("note {i}")).collect();
+        let batch = RecordBatch::try_from_iter([(
+            "note",
+            Arc::new(StringArray::from(notes.clone())) as ArrayRef,
+        )])
+        .expect("batch");
+        let path = dir.path().join("one-group.parquet");
+        write_parquet(&path, &batch, rows, Compression::SNAPPY);
+        let table = ParquetTable::open(&path).expect("open");
+        assert_eq!(table.parts(), 1);
+
+        let mut batches = table.batches(0).expect("batches");
+        let mut seen = Vec::new();
+        let mut steps = 0;
+        while batches
+            .visit_next(&mut |row, _, value| {
+                seen.push((row, String::from_utf8_lossy(value).into_owned()));
+            })
+            .expect("visit")
+        {
+            steps += 1;
+        }
+        assert_eq!(steps, 3, "{rows} rows in batches of {BATCH_ROWS}");
+        let expected: Vec<(u64, String)> =
+            notes.into_iter().zip(0..).map(|(n, i)| (i, n)).collect();
+        assert_eq!(seen, expected);
+        assert!(
+            !batches
+                .visit_next(&mut |_, _, _| panic!("done"))
+                .expect("done")
+        );
+    }
+
+    #[test]
+    fn a_file_cut_after_opening_fails_its_row_groups_cleanly() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = fixture(dir.path(), 3);
+        let table = ParquetTable::open(&path).expect("open");
+        let last = table.parts() - 1;
+        let (start, _) = table.part_bytes[last];
+        File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|file| file.set_len(start + 1))
+            .expect("cut inside the last row group");
+        let error = table
+            .visit_part(last, &mut |_, _, _| {})
+            .expect_err("pages past the cut");
+        assert_eq!(
+            error.location.as_deref(),
+            Some(format!("row group {} of {}", last + 1, table.parts()).as_str())
+        );
     }
 
     #[test]

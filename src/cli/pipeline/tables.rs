@@ -3,11 +3,13 @@
 //! A table is classified first, from a sample: a column labelled with an entity type is
 //! reported (scan) or replaced (redact) whole, cell by cell; a `FREE_TEXT` column is
 //! scanned cell by cell; other columns are kept. Parts (CSV chunks, Parquet row groups)
-//! run in parallel in windows of a few per thread, and results are written in input order.
+//! run in parallel and results are written in input order: a scan streams each part a
+//! slice at a time (a Parquet batch), a redaction runs windows of a few parts per thread.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
+use std::sync::{Mutex, PoisonError, mpsc};
 
 use anyhow::{Context as _, bail};
 use deid::tables::{CellScanner, PolicyRewriter, file_stem};
@@ -15,8 +17,8 @@ use deid::{Engine, Finding, Redactor};
 use deid_formats::input::{Content, Format, Source};
 use deid_formats::sink::{FindingRecord, round_confidence};
 use deid_tables::classify::{self, ColumnClass, Label, SAMPLE_SIZE};
-use deid_tables::csv::{CsvLayout, CsvOptions, PartReport};
-use deid_tables::parquet::ParquetTable;
+use deid_tables::csv::{CsvLayout, CsvOptions, Part, PartReport};
+use deid_tables::parquet::{ParquetTable, PartBatches};
 use deid_tables::subject::TableSubject;
 use deid_tables::{CellRewriter as _, ColumnInfo, ColumnSample};
 use rayon::prelude::*;
@@ -101,24 +103,19 @@ impl Table {
         }
     }
 
-    /// Visits the cells of a part with absolute 0-based rows.
-    fn visit_part(
-        &self,
-        part: usize,
-        visit: &mut dyn FnMut(u64, usize, &[u8]),
-    ) -> anyhow::Result<PartReport> {
-        match self {
-            Table::Csv { layout, content } => {
-                Ok(layout.visit_part(content, &layout.parts[part], visit))
-            }
-            Table::Parquet(table) => {
-                let first_row = table.first_row(part);
-                table.visit_part(part, &mut |row, column, value| {
-                    visit(first_row + row, column, value);
-                })?;
-                Ok(PartReport::default())
-            }
-        }
+    /// The cells of a part, to visit a slice at a time.
+    fn cursor(&self, part: usize) -> anyhow::Result<PartCursor<'_>> {
+        Ok(match self {
+            Table::Csv { layout, content } => PartCursor::Csv {
+                layout,
+                content,
+                part: Some(&layout.parts[part]),
+            },
+            Table::Parquet(table) => PartCursor::Parquet {
+                first_row: table.first_row(part),
+                batches: table.batches(part)?,
+            },
+        })
     }
 
     /// Labels every column: pinned labels first, the classifier for the rest.
@@ -147,6 +144,47 @@ impl Table {
                 }),
             })
             .collect())
+    }
+}
+
+/// A part being visited: a CSV part in one slice, a Parquet row group a batch of rows at a
+/// time (a row group can hold millions of rows).
+enum PartCursor<'a> {
+    Csv {
+        layout: &'a CsvLayout,
+        content: &'a Content,
+        /// `None` once visited.
+        part: Option<&'a Part>,
+    },
+    Parquet {
+        first_row: u64,
+        batches: PartBatches<'a>,
+    },
+}
+
+impl PartCursor<'_> {
+    /// Visits the next slice of cells with absolute 0-based rows and returns its problems,
+    /// or `None` when the part is done.
+    fn visit_next(
+        &mut self,
+        visit: &mut dyn FnMut(u64, usize, &[u8]),
+    ) -> anyhow::Result<Option<PartReport>> {
+        match self {
+            PartCursor::Csv {
+                layout,
+                content,
+                part,
+            } => Ok(part
+                .take()
+                .map(|part| layout.visit_part(content, part, visit))),
+            PartCursor::Parquet { first_row, batches } => {
+                let first_row = *first_row;
+                let more = batches.visit_next(&mut |row, column, value| {
+                    visit(first_row + row, column, value);
+                })?;
+                Ok(more.then(PartReport::default))
+            }
+        }
     }
 }
 
@@ -295,6 +333,14 @@ fn describe(classes: &[ColumnClass]) -> String {
 }
 
 impl TableRun<'_> {
+    /// Scans a table's parts on driver threads, each part a slice at a time, and writes the
+    /// findings in input order on this thread as the slices arrive.
+    ///
+    /// A driver holds one part and runs each slice's work (decoding, visiting, scanning) in
+    /// the pool, so the work uses the threads asked for; it waits outside the pool, on a
+    /// channel of one slice, until the writer takes its slices. Memory thus holds a few
+    /// slices per driver whatever the size of a part: a Parquet row group of a million rows
+    /// no longer sits whole in memory with its findings.
     fn scan<W: Write>(
         &self,
         table: &Table,
@@ -306,41 +352,51 @@ impl TableRun<'_> {
         let TableRun {
             pool, engine, args, ..
         } = *self;
-        let window = pool.current_num_threads() * PARTS_PER_THREAD;
-        let parts: Vec<usize> = (0..table.parts()).collect();
         let column_names: Vec<String> = (0..table.columns().len())
             .map(|i| table.column_name(i))
             .collect();
         let scanner = CellScanner::new(engine);
-        let scan_window = |chunk: &[usize]| -> Vec<anyhow::Result<(PartReport, Vec<CellFinding>)>> {
-            pool.install(|| {
-                chunk
-                    .par_iter()
-                    .map(|&part| scan_part(&scanner, table, part, classes, show_values))
-                    .collect()
-            })
-        };
-        // PERF: findings are written on this thread while the pool scans the next window;
-        // a table reports every labelled cell, so writing them one window after another
-        // left the pool idle for a fifth of a run.
-        let mut windows = parts.chunks(window);
-        let mut results = windows.next().map(scan_window);
-        while let Some(current) = results.take() {
-            let next_window = windows.next();
-            results = std::thread::scope(|scope| -> anyhow::Result<_> {
-                let next = next_window.map(|w| scope.spawn(move || scan_window(w)));
-                for result in current {
-                    let (report, findings) = result?;
-                    report_issues(name, &report, args)?;
-                    self.write_findings(table, name, &column_names, &findings, emitter)?;
+        let (senders, receivers): (Vec<_>, Vec<_>) = (0..table.parts())
+            .map(|_| mpsc::sync_channel::<SliceMessage>(1))
+            .unzip();
+        // Each driver owns the sender of the part it works on, so a driver that stops for
+        // any reason, a panic included, closes its part's channel.
+        let parts = Mutex::new(senders.into_iter().enumerate());
+        // One part per thread and one more, so that a part whose slices wait for the writer
+        // leaves no thread idle; each driver holds a Parquet reader's pages and dictionaries
+        // (~30 MB for the bench table's 17 columns), so more cost memory for no speed.
+        let drivers = (pool.current_num_threads() + 1).min(table.parts());
+        std::thread::scope(|scope| {
+            for _ in 0..drivers {
+                scope.spawn(|| {
+                    let next = || parts.lock().unwrap_or_else(PoisonError::into_inner).next();
+                    while let Some((part, sender)) = next() {
+                        let table_part = (table, part);
+                        if !drive_part(pool, &scanner, table_part, classes, show_values, &sender) {
+                            break;
+                        }
+                    }
+                });
+            }
+            // Returning drops the receivers, which stops the drivers at their next slice.
+            let receivers = receivers;
+            for (part, receiver) in receivers.iter().enumerate() {
+                loop {
+                    match receiver.recv() {
+                        Ok(SliceMessage::Cells { report, findings }) => {
+                            report_issues(name, &report, args)?;
+                            self.write_findings(table, name, &column_names, &findings, emitter)?;
+                        }
+                        Ok(SliceMessage::Done) => break,
+                        Ok(SliceMessage::Failed(error)) => return Err(error),
+                        Err(mpsc::RecvError) => {
+                            bail!("{name}: part {} stopped unfinished", part + 1)
+                        }
+                    }
                 }
-                Ok(next.map(|scan| {
-                    scan.join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                }))
-            })?;
-        }
-        Ok(())
+            }
+            Ok(())
+        })
     }
 
     /// Writes the findings of one part.
@@ -387,30 +443,86 @@ impl TableRun<'_> {
     }
 }
 
-/// Free-text cells scanned together by one task: enough work to pay for a task.
-const CELLS_PER_TASK: usize = 256;
+/// What a driver tells the writer about its part, a slice at a time.
+enum SliceMessage {
+    /// A slice's findings in cell order, and the problems of its rows.
+    Cells {
+        report: PartReport,
+        findings: Vec<CellFinding>,
+    },
+    /// The part is done.
+    Done,
+    Failed(anyhow::Error),
+}
 
-/// Findings of one part: labelled cells whole, free-text cells by the matcher.
+/// A slice of a part, visited: the findings of its labelled cells, and its free-text cells
+/// to scan.
+struct VisitedSlice {
+    report: PartReport,
+    labelled: Vec<CellFinding>,
+    /// Copied, as a Parquet value lives only while its batch is visited. One buffer for
+    /// all of them raised the peak memory of a Parquet scan of the 64 MiB bench table by
+    /// 17 MB (its doubling) for no measurable gain.
+    texts: Vec<(u64, usize, Vec<u8>)>,
+}
+
+/// Visits and scans part `part` slice by slice, each slice's work in `pool`, sending each
+/// slice's findings through `sender`. Returns whether to go on with another part: `false`
+/// once the writer stopped listening or the part failed.
 ///
-/// Free-text cells are gathered first and scanned in parallel tasks, so that a part much
-/// larger than the others (a big Parquet row group) still uses every core. They are copied,
-/// as a Parquet value lives only while its batch is visited; one buffer for all of them
-/// raised the peak memory of a Parquet scan of the 64 MiB bench table by 17 MB (its
-/// doubling) for no measurable gain.
-fn scan_part(
+/// Visiting the next slice while the free-text cells of the current one were scanned
+/// (`rayon::join`) gained nothing measurable on a Parquet file of one row group and took
+/// one more slice of memory per driver.
+fn drive_part(
+    pool: &rayon::ThreadPool,
     scanner: &CellScanner<'_>,
-    table: &Table,
-    part: usize,
+    (table, part): (&Table, usize),
     classes: &[ColumnClass],
     show_values: bool,
-) -> anyhow::Result<(PartReport, Vec<CellFinding>)> {
-    let mut out = Vec::new();
-    let mut texts: Vec<(u64, usize, Vec<u8>)> = Vec::new();
-    let report = table.visit_part(part, &mut |row, column, value| match classes
+    sender: &mpsc::SyncSender<SliceMessage>,
+) -> bool {
+    let mut cursor = match table.cursor(part) {
+        Ok(cursor) => cursor,
+        Err(error) => {
+            // Sending fails only when the writer has stopped.
+            let _ = sender.send(SliceMessage::Failed(error));
+            return false;
+        }
+    };
+    loop {
+        let step = pool.install(|| {
+            let slice = visit_slice(&mut cursor, classes, show_values)?;
+            anyhow::Ok(slice.map(|slice| scan_slice(scanner, slice, show_values)))
+        });
+        let (message, more) = match step {
+            Ok(Some(message)) => (message, true),
+            Ok(None) => (SliceMessage::Done, false),
+            Err(error) => (SliceMessage::Failed(error), false),
+        };
+        let failed = matches!(message, SliceMessage::Failed(_));
+        if sender.send(message).is_err() || failed {
+            return false;
+        }
+        if !more {
+            return true;
+        }
+    }
+}
+
+/// Visits the next slice of a part, `None` when it is done: labelled cells become
+/// findings whole, free-text cells are kept to scan.
+fn visit_slice(
+    cursor: &mut PartCursor<'_>,
+    classes: &[ColumnClass],
+    show_values: bool,
+) -> anyhow::Result<Option<VisitedSlice>> {
+    let mut labelled = Vec::new();
+    let mut texts = Vec::new();
+    let report = cursor.visit_next(&mut |row, column, value| match classes
         .get(column)
         .map(|c| (c.label, c.confidence))
     {
-        Some((Label::Entity(entity), confidence)) => out.push(CellFinding {
+        Some((Label::Entity(entity), confidence)) => labelled.push(CellFinding {
             row,
             column,
             value: show_values.then(|| String::from_utf8_lossy(value).into_owned()),
@@ -425,6 +537,24 @@ fn scan_part(
         Some((Label::FreeText, _)) => texts.push((row, column, value.to_vec())),
         _ => {}
     })?;
+    Ok(report.map(|report| VisitedSlice {
+        report,
+        labelled,
+        texts,
+    }))
+}
+
+/// Free-text cells scanned together by one task: enough work to pay for a task.
+const CELLS_PER_TASK: usize = 256;
+
+/// Scans a visited slice's free-text cells in parallel tasks, so that a slice much larger
+/// than others still uses every core, and puts all its findings in cell order.
+fn scan_slice(scanner: &CellScanner<'_>, slice: VisitedSlice, show_values: bool) -> SliceMessage {
+    let VisitedSlice {
+        report,
+        labelled: mut out,
+        texts,
+    } = slice;
     let scanned: Vec<Vec<CellFinding>> = texts
         .par_chunks(CELLS_PER_TASK)
         .map(|cells| {
@@ -451,7 +581,10 @@ fn scan_part(
     // come in sorted runs (a Parquet batch column by column): cachegrind counted 4x the
     // instructions for an unstable one on a 64 MiB table.
     out.sort_by_key(|cell| (cell.row, cell.column, cell.finding.start));
-    Ok((report, out))
+    SliceMessage::Cells {
+        report,
+        findings: out,
+    }
 }
 
 fn report_issues(name: &str, report: &PartReport, args: &InputArgs) -> anyhow::Result<()> {
