@@ -51,7 +51,7 @@ use parquet::arrow::arrow_reader::{
 use parquet::arrow::arrow_writer::{
     ArrowColumnChunk, ArrowRowGroupWriterFactory, ArrowWriterOptions, compute_leaves,
 };
-use parquet::arrow::{ARROW_SCHEMA_META_KEY, ArrowWriter};
+use parquet::arrow::{ARROW_SCHEMA_META_KEY, ArrowWriter, ProjectionMask};
 use parquet::basic::Compression;
 use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
@@ -91,6 +91,8 @@ pub struct PartBatches<'a> {
     part: usize,
     /// `None` once the row group is done.
     reader: Option<ParquetRecordBatchReader>,
+    /// The top-level fields decoded, in schema order: a batch's columns.
+    fields: Vec<usize>,
     /// Rows visited so far.
     rows: u64,
 }
@@ -113,8 +115,9 @@ impl PartBatches<'_> {
             return Ok(false);
         };
         let batch = batch.map_err(|e| table.part_error(part, e))?;
-        for (node, array) in table.nodes.iter().zip(batch.columns()) {
-            node.visit(array.as_ref(), Rows::Direct(self.rows), visit)
+        for (&field, array) in self.fields.iter().zip(batch.columns()) {
+            table.nodes[field]
+                .visit(array.as_ref(), Rows::Direct(self.rows), visit)
                 .map_err(|e| table.part_error(part, e))?;
         }
         self.rows += batch.num_rows() as u64;
@@ -264,18 +267,30 @@ impl ParquetTable {
         part: usize,
         visit: &mut dyn FnMut(u64, usize, &[u8]),
     ) -> Result<u64, TableError> {
-        let mut batches = self.batches(part)?;
+        let mut batches = self.batches(part, &|_| true)?;
         while batches.visit_next(visit)? {}
         Ok(batches.rows)
     }
 
-    /// Row group `part`, to visit a batch of rows at a time: a row group can hold millions
-    /// of rows, and a caller that keeps something per cell need not keep it for all of them.
-    pub fn batches(&self, part: usize) -> Result<PartBatches<'_>, TableError> {
+    /// Row group `part`, to visit a batch of rows at a time (a row group can hold millions
+    /// of rows, and a caller that keeps something per cell need not keep it for all of
+    /// them), decoding only the top-level fields that hold a column `wanted` says yes to:
+    /// the others are never read, so only the columns of those fields are visited (all of
+    /// a struct's, if one is wanted).
+    pub fn batches(
+        &self,
+        part: usize,
+        wanted: &dyn Fn(usize) -> bool,
+    ) -> Result<PartBatches<'_>, TableError> {
+        let fields: Vec<usize> = (0..self.nodes.len())
+            .filter(|&field| self.nodes[field].any_leaf(wanted))
+            .collect();
+        let projection = ProjectionMask::roots(self.meta.parquet_schema(), fields.clone());
         Ok(PartBatches {
             table: self,
             part,
-            reader: Some(self.part_reader(part, None)?),
+            reader: Some(self.part_reader(part, None, projection)?),
+            fields,
             rows: 0,
         })
     }
@@ -466,7 +481,7 @@ impl ParquetTable {
                 .position(|node| matches!(node, Node::Leaf(c) if *c == subject))
         });
         let mut rows = 0u64;
-        for batch in self.part_reader(part, None)? {
+        for batch in self.part_reader(part, None, ProjectionMask::all())? {
             let batch = batch.map_err(|e| error(&e))?;
             rewrite.subjects.clear();
             if let Some(field) = subject_field {
@@ -543,7 +558,11 @@ impl ParquetTable {
             }
         };
         let mut seen = 0u64;
-        for batch in self.part_reader(part, Some(RowSelection::from(selectors)))? {
+        for batch in self.part_reader(
+            part,
+            Some(RowSelection::from(selectors)),
+            ProjectionMask::all(),
+        )? {
             let batch = batch.map_err(|e| self.part_error(part, e))?;
             for (node, array) in self.nodes.iter().zip(batch.columns()) {
                 node.visit(array.as_ref(), Rows::Direct(seen), &mut take)
@@ -560,11 +579,13 @@ impl ParquetTable {
         Ok(samples)
     }
 
-    /// A reader of one row group (only the `selection` rows of it, when given).
+    /// A reader of one row group (only the `selection` rows of it, when given; only the
+    /// `projection` columns).
     fn part_reader(
         &self,
         part: usize,
         selection: Option<RowSelection>,
+        projection: ProjectionMask,
     ) -> Result<ParquetRecordBatchReader, TableError> {
         let Some(&(start, end)) = self.part_bytes.get(part) else {
             return Err(TableError::file(
@@ -584,6 +605,7 @@ impl ParquetTable {
         let mut builder =
             ParquetRecordBatchReaderBuilder::new_with_metadata(group, self.meta.clone())
                 .with_row_groups(vec![part])
+                .with_projection(projection)
                 .with_batch_size(BATCH_ROWS);
         if let Some(selection) = selection {
             builder = builder.with_row_selection(selection);
@@ -798,6 +820,15 @@ impl Node {
                 });
                 Node::Leaf(columns.len() - 1)
             }
+        }
+    }
+
+    /// Whether `wanted` says yes to a leaf column of this node.
+    fn any_leaf(&self, wanted: &dyn Fn(usize) -> bool) -> bool {
+        match self {
+            Node::Leaf(column) => wanted(*column),
+            Node::Struct(children) => children.iter().any(|child| child.any_leaf(wanted)),
+            Node::List(item) => item.any_leaf(wanted),
         }
     }
 
@@ -2458,7 +2489,7 @@ mod tests {
         let table = ParquetTable::open(&path).expect("open");
         assert_eq!(table.parts(), 1);
 
-        let mut batches = table.batches(0).expect("batches");
+        let mut batches = table.batches(0, &|_| true).expect("batches");
         let mut seen = Vec::new();
         let mut steps = 0;
         while batches
@@ -2477,6 +2508,40 @@ mod tests {
             !batches
                 .visit_next(&mut |_, _, _| panic!("done"))
                 .expect("done")
+        );
+    }
+
+    #[test]
+    fn only_the_fields_of_wanted_columns_are_decoded_and_visited() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let table = ParquetTable::open(&fixture(dir.path(), 3)).expect("open");
+        let visited = |wanted: &dyn Fn(usize) -> bool| {
+            let mut counts = BTreeMap::new();
+            for part in 0..table.parts() {
+                let mut batches = table.batches(part, wanted).expect("batches");
+                while batches
+                    .visit_next(&mut |_, column, _| {
+                        *counts
+                            .entry(table.columns()[column].name.clone())
+                            .or_insert(0) += 1;
+                    })
+                    .expect("visit")
+                {}
+                assert_eq!(batches.rows, table.part_rows[part]);
+            }
+            counts
+        };
+        let (city, phone) = (column(&table, "city"), column(&table, "contact.phone"));
+        let some = visited(&|c| c == city || c == phone);
+        let names: Vec<&str> = some.keys().map(String::as_str).collect();
+        // A struct is decoded whole: `contact.zip` comes with `contact.phone`.
+        assert_eq!(names, ["city", "contact.phone", "contact.zip"]);
+        let mut all = visited(&|_| true);
+        all.retain(|name, _| names.contains(&name.as_str()));
+        assert_eq!(some, all);
+        assert!(
+            visited(&|_| false).is_empty(),
+            "rows checked, nothing visited"
         );
     }
 

@@ -103,8 +103,13 @@ impl Table {
         }
     }
 
-    /// The cells of a part, to visit a slice at a time.
-    fn cursor(&self, part: usize) -> anyhow::Result<PartCursor<'_>> {
+    /// The cells of a part, to visit a slice at a time. A Parquet part decodes only the
+    /// fields holding a column that `wanted` says yes to; a CSV part visits every cell.
+    fn cursor(
+        &self,
+        part: usize,
+        wanted: &dyn Fn(usize) -> bool,
+    ) -> anyhow::Result<PartCursor<'_>> {
         Ok(match self {
             Table::Csv { layout, content } => PartCursor::Csv {
                 layout,
@@ -113,7 +118,7 @@ impl Table {
             },
             Table::Parquet(table) => PartCursor::Parquet {
                 first_row: table.first_row(part),
-                batches: table.batches(part)?,
+                batches: table.batches(part, wanted)?,
             },
         })
     }
@@ -481,7 +486,9 @@ fn drive_part(
     show_values: bool,
     sender: &mpsc::SyncSender<SliceMessage>,
 ) -> bool {
-    let mut cursor = match table.cursor(part) {
+    // Columns that are neither reported nor scanned need not be decoded.
+    let wanted = |column: usize| classes.get(column).is_some_and(|c| c.label != Label::None);
+    let mut cursor = match table.cursor(part, &wanted) {
         Ok(cursor) => cursor,
         Err(error) => {
             // Sending fails only when the writer has stopped.
