@@ -376,8 +376,7 @@ impl TableRun<'_> {
                 scope.spawn(|| {
                     let next = || parts.lock().unwrap_or_else(PoisonError::into_inner).next();
                     while let Some((part, sender)) = next() {
-                        let table_part = (table, part);
-                        if !drive_part(pool, &scanner, table_part, classes, show_values, &sender) {
+                        if !drive_part(pool, &scanner, table, part, classes, show_values, &sender) {
                             break;
                         }
                     }
@@ -481,37 +480,36 @@ struct VisitedSlice {
 fn drive_part(
     pool: &rayon::ThreadPool,
     scanner: &CellScanner<'_>,
-    (table, part): (&Table, usize),
+    table: &Table,
+    part: usize,
     classes: &[ColumnClass],
     show_values: bool,
     sender: &mpsc::SyncSender<SliceMessage>,
 ) -> bool {
+    let fail = |error| {
+        // Sending fails only when the writer has stopped.
+        let _ = sender.send(SliceMessage::Failed(error));
+        false
+    };
     // Columns that are neither reported nor scanned need not be decoded.
     let wanted = |column: usize| classes.get(column).is_some_and(|c| c.label != Label::None);
     let mut cursor = match table.cursor(part, &wanted) {
         Ok(cursor) => cursor,
-        Err(error) => {
-            // Sending fails only when the writer has stopped.
-            let _ = sender.send(SliceMessage::Failed(error));
-            return false;
-        }
+        Err(error) => return fail(error),
     };
     loop {
         let step = pool.install(|| {
             let slice = visit_slice(&mut cursor, classes, show_values)?;
             anyhow::Ok(slice.map(|slice| scan_slice(scanner, slice, show_values)))
         });
-        let (message, more) = match step {
-            Ok(Some(message)) => (message, true),
-            Ok(None) => (SliceMessage::Done, false),
-            Err(error) => (SliceMessage::Failed(error), false),
-        };
-        let failed = matches!(message, SliceMessage::Failed(_));
-        if sender.send(message).is_err() || failed {
-            return false;
-        }
-        if !more {
-            return true;
+        match step {
+            Ok(Some(cells)) => {
+                if sender.send(cells).is_err() {
+                    return false;
+                }
+            }
+            Ok(None) => return sender.send(SliceMessage::Done).is_ok(),
+            Err(error) => return fail(error),
         }
     }
 }
