@@ -2,7 +2,9 @@
 //!
 //! A Parquet file is already cut into row groups that the footer locates and that decode on
 //! their own, so a row group is this module's *part*: the scanner visits parts in parallel and
-//! adds the rows of the parts before each one to the part-relative rows it is handed.
+//! adds the rows of the parts before each one to the part-relative rows it is handed. A part
+//! is read a page at a time and can be visited a batch of rows at a time, decoding only the
+//! fields the caller wants, so neither a row group nor its findings need sit in memory whole.
 //!
 //! [`ParquetTable::rewrite`] keeps the file's shape: one output row group per input row group,
 //! the same rows in the same order, the same schema and the first column chunk's codec. Row
