@@ -15,7 +15,7 @@ use anyhow::{Context as _, bail};
 use deid::tables::{CellScanner, PolicyRewriter, file_stem};
 use deid::{Engine, Finding, Redactor};
 use deid_formats::input::{Content, Format, Source};
-use deid_formats::sink::{FindingRecord, round_confidence};
+use deid_formats::sink::{CellTemplate, FindingRecord, round_confidence};
 use deid_tables::classify::{self, ColumnClass, Label, SAMPLE_SIZE};
 use deid_tables::csv::{CsvLayout, CsvOptions, Part, PartReport};
 use deid_tables::parquet::{ParquetTable, PartBatches};
@@ -357,9 +357,7 @@ impl TableRun<'_> {
         let TableRun {
             pool, engine, args, ..
         } = *self;
-        let column_names: Vec<String> = (0..table.columns().len())
-            .map(|i| table.column_name(i))
-            .collect();
+        let columns = ColumnRecords::new(table, name, classes);
         let scanner = CellScanner::new(engine);
         let (senders, receivers): (Vec<_>, Vec<_>) = (0..table.parts())
             .map(|_| mpsc::sync_channel::<SliceMessage>(1))
@@ -389,7 +387,7 @@ impl TableRun<'_> {
                     match receiver.recv() {
                         Ok(SliceMessage::Cells { report, findings }) => {
                             report_issues(name, &report, args)?;
-                            self.write_findings(table, name, &column_names, &findings, emitter)?;
+                            self.write_findings(table, name, &columns, &findings, emitter)?;
                         }
                         Ok(SliceMessage::Done) => break,
                         Ok(SliceMessage::Failed(error)) => return Err(error),
@@ -408,15 +406,25 @@ impl TableRun<'_> {
         &self,
         table: &Table,
         name: &str,
-        column_names: &[String],
+        columns: &ColumnRecords,
         findings: &[CellFinding],
         emitter: &mut Emitter<'_, W>,
     ) -> anyhow::Result<()> {
         let matcher = self.engine.matcher();
         for cell in findings {
+            emitter.count(cell.finding.entity);
+            let value = cell.value.as_deref();
+            if cell.finding.rule == usize::MAX
+                && let Some(Some(template)) = columns.whole.get(cell.column)
+            {
+                emitter
+                    .sink
+                    .write_cell(template, cell.row, cell.finding.end, value)?;
+                continue;
+            }
             // Fields past a CSV header are named by position.
             let extra;
-            let column = match column_names.get(cell.column) {
+            let column = match columns.names.get(cell.column) {
                 Some(name) => name.as_str(),
                 None => {
                     extra = table.column_name(cell.column);
@@ -439,11 +447,44 @@ impl TableRun<'_> {
                 entity: cell.finding.entity,
                 rule,
                 confidence: round_confidence(cell.finding.confidence),
-                value: cell.value.as_deref(),
+                value,
             })?;
-            emitter.count(cell.finding.entity);
         }
         Ok(())
+    }
+}
+
+/// What the writer of a table's findings knows of its columns.
+struct ColumnRecords {
+    /// The names of the columns the table declares.
+    names: Vec<String>,
+    /// The record of the cells of each column labelled with an entity type, which are
+    /// reported whole.
+    whole: Vec<Option<CellTemplate>>,
+}
+
+impl ColumnRecords {
+    fn new(table: &Table, name: &str, classes: &[ColumnClass]) -> ColumnRecords {
+        let whole = classes
+            .iter()
+            .enumerate()
+            .map(|(column, class)| match class.label {
+                Label::Entity(entity) => Some(CellTemplate::new(
+                    name,
+                    &table.column_name(column),
+                    entity,
+                    COLUMN_RULE,
+                    round_confidence(class.confidence),
+                )),
+                Label::FreeText | Label::None => None,
+            })
+            .collect();
+        ColumnRecords {
+            names: (0..table.columns().len())
+                .map(|i| table.column_name(i))
+                .collect(),
+            whole,
+        }
     }
 }
 
