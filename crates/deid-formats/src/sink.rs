@@ -436,6 +436,7 @@ fn push_close(line: &mut Vec<u8>, value: Option<&str>) {
     }
     line.push(b'}');
 }
+
 /// Appends `text` as a JSON string.
 fn push_str(line: &mut Vec<u8>, text: &str) {
     if needs_escape(text.as_bytes()) {

@@ -401,7 +401,7 @@ impl TableRun<'_> {
         })
     }
 
-    /// Writes the findings of one part.
+    /// Writes the findings of one slice.
     fn write_findings<W: Write>(
         &self,
         table: &Table,
@@ -414,9 +414,11 @@ impl TableRun<'_> {
         for cell in findings {
             emitter.count(cell.finding.entity);
             let value = cell.value.as_deref();
-            if cell.finding.rule == usize::MAX
-                && let Some(Some(template)) = columns.whole.get(cell.column)
-            {
+            // A cell of a labelled column, reported whole (see `visit_slice`).
+            if cell.finding.rule == usize::MAX {
+                let Some(Some(template)) = columns.whole.get(cell.column) else {
+                    bail!("{name}: column {} has no label", cell.column + 1);
+                };
                 emitter
                     .sink
                     .write_cell(template, cell.row, cell.finding.end, value)?;
@@ -431,11 +433,6 @@ impl TableRun<'_> {
                     extra.as_str()
                 }
             };
-            let rule = if cell.finding.rule == usize::MAX {
-                COLUMN_RULE
-            } else {
-                matcher.rule(cell.finding.rule).id()
-            };
             emitter.sink.write(&FindingRecord {
                 path: name,
                 doc: None,
@@ -445,7 +442,7 @@ impl TableRun<'_> {
                 start: cell.finding.start,
                 end: cell.finding.end,
                 entity: cell.finding.entity,
-                rule,
+                rule: matcher.rule(cell.finding.rule).id(),
                 confidence: round_confidence(cell.finding.confidence),
                 value,
             })?;
