@@ -105,11 +105,7 @@ pub(super) fn scan(
     args: &ScanArgs,
     format: OutputFormat,
 ) -> anyhow::Result<std::process::ExitCode> {
-    let engine = args
-        .rules
-        .builder()
-        .build()
-        .context("cannot load the rules")?;
+    let engine = args.rules.engine(args.input.threads)?;
     let rules = engine
         .matcher()
         .rules()
@@ -138,7 +134,7 @@ pub(super) fn scan(
     let mut sink = FindingSink::new(sink_format, writer, rules);
     let mut outputs = Outputs::None;
     let totals = run(
-        &engine,
+        engine,
         &args.input,
         Mode::Scan {
             show_values: args.show_values,
@@ -193,16 +189,12 @@ pub(super) fn scan_file<W: Write>(
 }
 
 pub(super) fn redact(args: &RedactArgs) -> anyhow::Result<std::process::ExitCode> {
-    let engine = args
-        .rules
-        .builder()
-        .build()
-        .context("cannot load the rules")?;
+    let engine = args.rules.engine(args.input.threads)?;
     let mut outputs = Outputs::plan(&args.input.inputs, args.output.as_deref())?;
     let redactor = super::policy::redactor(&args.transform, args.input.quiet)?;
     let mut sink = FindingSink::new(SinkFormat::Summary, io::sink(), Vec::new());
     let mut totals = run(
-        &engine,
+        engine,
         &args.input,
         Mode::Redact(&redactor),
         &mut sink,
@@ -232,17 +224,13 @@ pub(super) fn redact(args: &RedactArgs) -> anyhow::Result<std::process::ExitCode
         eprintln!("{}", report::action_line(&redactor));
     }
     if let Some(path) = &args.transform.report {
-        report::write(path, &engine, &redactor, &totals)?;
+        report::write(path, engine, &redactor, &totals)?;
     }
     Ok(exit_code(&totals, false))
 }
 
 pub(super) fn classify(args: &ClassifyArgs) -> anyhow::Result<std::process::ExitCode> {
-    let engine = args
-        .rules
-        .builder()
-        .build()
-        .context("cannot load the rules")?;
+    let engine = args.rules.engine(args.input.threads)?;
     let pins = Pins::load(&args.input.columns, args.input.classes.as_deref())?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.input.threads.unwrap_or(0))
@@ -275,7 +263,7 @@ pub(super) fn classify(args: &ClassifyArgs) -> anyhow::Result<std::process::Exit
             continue;
         }
         let classes = Table::open(source, &name, content, format, &args.input)
-            .and_then(|table| pool.install(|| table.classify(&engine, &name, &pins)));
+            .and_then(|table| pool.install(|| table.classify(engine, &name, &pins)));
         match classes {
             Ok(classes) => tables.push((name, classes)),
             Err(error) => {

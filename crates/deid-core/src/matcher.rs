@@ -61,6 +61,7 @@ use std::sync::Arc;
 
 use aho_corasick::automaton::Automaton;
 use aho_corasick::{Anchored, dfa::DFA as WordDfa};
+use rayon::prelude::*;
 use regex_automata::hybrid::dfa::{Cache as DfaCache, DFA};
 use regex_automata::util::captures::Captures;
 use regex_automata::{Input, meta};
@@ -340,7 +341,6 @@ impl Matcher {
         let build_error = |rule: Option<&str>, message: String| {
             Error::new("rule set", rule, ErrorKind::Pattern(message))
         };
-        let mut patterns = Vec::new();
         let mut sources = Vec::new();
         let mut word_rules = Vec::new();
         let mut any_case = false;
@@ -348,34 +348,8 @@ impl Matcher {
         let mut propagation_common = 0;
         for (index, rule) in rules.rules.iter().enumerate() {
             match &rule.kind {
-                RuleKind::Pattern {
-                    hirs,
-                    exclude,
-                    listed,
-                    ..
-                } => {
-                    for hir in hirs.iter() {
-                        // PERF: a pattern only runs inside its windows, a few dozen bytes
-                        // each, where a literal prefilter has nothing to skip. Extracting
-                        // the literals for one was a third of compiling the bundled pack.
-                        let regex = meta::Regex::builder()
-                            .configure(meta::Config::new().auto_prefilter(false))
-                            .build_from_hir(hir)
-                            .map_err(|e| build_error(Some(rule.id()), e.to_string()))?;
-                        let value_group = regex
-                            .group_info()
-                            .to_index(regex_automata::PatternID::ZERO, "value");
-                        patterns.push(CompiledPattern {
-                            rule: index,
-                            regex,
-                            value_group,
-                            max_len: hir.properties().maximum_len(),
-                            max_line_breaks: max_line_breaks(hir),
-                            exclude: *exclude,
-                            listed: *listed,
-                        });
-                        sources.push(hir);
-                    }
+                RuleKind::Pattern { hirs, .. } => {
+                    sources.extend(hirs.iter().map(|hir| (index, hir)));
                 }
                 RuleKind::Words(word) => {
                     word_rules.push(index);
@@ -385,8 +359,28 @@ impl Matcher {
                 }
             }
         }
-        let end_finders = build_end_finders(&sources).map_err(|e| build_error(None, e))?;
-        let contexts = compile_contexts(&rules.rules).map_err(|m| build_error(None, m))?;
+        // PERF: the patterns' own regexes, the end finders and the context automata are
+        // independent builds, most of compiling a pack after parsing it.
+        let (patterns, (end_finders, contexts)) = rayon::join(
+            || {
+                let compiled: Vec<Result<CompiledPattern, Error>> = sources
+                    .par_iter()
+                    .map(|&(index, hir)| {
+                        compile_pattern(&rules.rules[index], index, hir)
+                            .map_err(|e| build_error(Some(rules.rules[index].id()), e))
+                    })
+                    .collect();
+                compiled.into_iter().collect::<Result<Vec<_>, _>>()
+            },
+            || {
+                let hirs: Vec<&Hir> = sources.iter().map(|&(_, hir)| hir).collect();
+                rayon::join(
+                    || build_end_finders(&hirs).map_err(|e| build_error(None, e)),
+                    || compile_contexts(&rules.rules).map_err(|m| build_error(None, m)),
+                )
+            },
+        );
+        let (patterns, end_finders, contexts) = (patterns?, end_finders?, contexts?);
         let word_rule_twins = word_rule_twins(&rules, &word_rules);
         Ok(Matcher {
             inner: Arc::new(Inner {
@@ -1176,6 +1170,35 @@ fn collect_windows(
     result
 }
 
+/// Pattern `hir` of rule `index`, compiled to run alone inside its windows.
+fn compile_pattern(rule: &Rule, index: usize, hir: &Hir) -> Result<CompiledPattern, String> {
+    let RuleKind::Pattern {
+        exclude, listed, ..
+    } = &rule.kind
+    else {
+        unreachable!("only pattern rules have patterns")
+    };
+    // PERF: a pattern only runs inside its windows, a few dozen bytes each, where a
+    // literal prefilter has nothing to skip. Extracting the literals for one was a third
+    // of compiling the bundled pack.
+    let regex = meta::Regex::builder()
+        .configure(meta::Config::new().auto_prefilter(false))
+        .build_from_hir(hir)
+        .map_err(|e| e.to_string())?;
+    let value_group = regex
+        .group_info()
+        .to_index(regex_automata::PatternID::ZERO, "value");
+    Ok(CompiledPattern {
+        rule: index,
+        regex,
+        value_group,
+        max_len: hir.properties().maximum_len(),
+        max_line_breaks: max_line_breaks(hir),
+        exclude: *exclude,
+        listed: *listed,
+    })
+}
+
 /// A DFA over a group of patterns: its pattern `i` is `patterns[i]` of the matcher.
 #[derive(Debug)]
 struct EndFinder {
@@ -1198,7 +1221,7 @@ const END_FINDER_GROUPS: usize = 4;
 fn build_end_finders(sources: &[&Hir]) -> Result<Vec<EndFinder>, String> {
     let per_group = sources.len().div_ceil(END_FINDER_GROUPS).max(1);
     let ids: Vec<usize> = (0..sources.len()).collect();
-    ids.chunks(per_group)
+    ids.par_chunks(per_group)
         .map(|group| {
             let hirs: Vec<&Hir> = group.iter().map(|&i| sources[i]).collect();
             Ok(EndFinder {
