@@ -115,7 +115,7 @@ impl EngineBuilder {
         }
     }
 
-    /// Loads and compiles the packs.
+    /// Loads and compiles the packs, in parallel on the current rayon pool.
     ///
     /// # Errors
     /// When a pack cannot be read, parsed or validated, or the automaton cannot be built.

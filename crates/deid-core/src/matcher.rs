@@ -333,7 +333,8 @@ impl Matcher {
     /// Compiles a rule set.
     ///
     /// Cost: building the automaton for the bundled pack takes tens of milliseconds; do it
-    /// once and share the matcher.
+    /// once and share the matcher. The independent parts build in parallel on the current
+    /// rayon pool (the global one outside `ThreadPool::install`).
     ///
     /// # Errors
     /// When the combined automaton exceeds its size limits.
