@@ -349,8 +349,17 @@ impl Matcher {
         let mut propagation_common = 0;
         for (index, rule) in rules.rules.iter().enumerate() {
             match &rule.kind {
-                RuleKind::Pattern { hirs, .. } => {
-                    sources.extend(hirs.iter().map(|hir| (index, hir)));
+                RuleKind::Pattern {
+                    hirs,
+                    exclude,
+                    listed,
+                    ..
+                } => {
+                    let lists = WordLists {
+                        exclude: *exclude,
+                        listed: *listed,
+                    };
+                    sources.extend(hirs.iter().map(|hir| (index, hir, lists)));
                 }
                 RuleKind::Words(word) => {
                     word_rules.push(index);
@@ -366,15 +375,15 @@ impl Matcher {
             || {
                 let compiled: Vec<Result<CompiledPattern, Error>> = sources
                     .par_iter()
-                    .map(|&(index, hir)| {
-                        compile_pattern(&rules.rules[index], index, hir)
+                    .map(|&(index, hir, lists)| {
+                        compile_pattern(index, hir, lists)
                             .map_err(|e| build_error(Some(rules.rules[index].id()), e))
                     })
                     .collect();
                 compiled.into_iter().collect::<Result<Vec<_>, _>>()
             },
             || {
-                let hirs: Vec<&Hir> = sources.iter().map(|&(_, hir)| hir).collect();
+                let hirs: Vec<&Hir> = sources.iter().map(|&(_, hir, _)| hir).collect();
                 rayon::join(
                     || build_end_finders(&hirs).map_err(|e| build_error(None, e)),
                     || compile_contexts(&rules.rules).map_err(|m| build_error(None, m)),
@@ -1171,14 +1180,15 @@ fn collect_windows(
     result
 }
 
+/// A pattern rule's dictionary masks (see [`RuleKind::Pattern`]).
+#[derive(Clone, Copy)]
+struct WordLists {
+    exclude: u64,
+    listed: u64,
+}
+
 /// Pattern `hir` of rule `index`, compiled to run alone inside its windows.
-fn compile_pattern(rule: &Rule, index: usize, hir: &Hir) -> Result<CompiledPattern, String> {
-    let RuleKind::Pattern {
-        exclude, listed, ..
-    } = &rule.kind
-    else {
-        unreachable!("only pattern rules have patterns")
-    };
+fn compile_pattern(index: usize, hir: &Hir, lists: WordLists) -> Result<CompiledPattern, String> {
     // PERF: a pattern only runs inside its windows, a few dozen bytes each, where a
     // literal prefilter has nothing to skip. Extracting the literals for one was a third
     // of compiling the bundled pack.
@@ -1195,8 +1205,8 @@ fn compile_pattern(rule: &Rule, index: usize, hir: &Hir) -> Result<CompiledPatte
         value_group,
         max_len: hir.properties().maximum_len(),
         max_line_breaks: max_line_breaks(hir),
-        exclude: *exclude,
-        listed: *listed,
+        exclude: lists.exclude,
+        listed: lists.listed,
     })
 }
 
