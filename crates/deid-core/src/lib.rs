@@ -32,6 +32,7 @@ mod fragment;
 mod lexicon;
 mod matcher;
 mod pack;
+mod parallel;
 mod spec;
 mod validate;
 mod words;

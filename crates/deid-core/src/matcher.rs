@@ -73,6 +73,7 @@ use crate::error::{Error, ErrorKind};
 use crate::finding::Finding;
 use crate::lexicon::{CaseRule, STARTS_PHRASE, push_normalized};
 use crate::pack::{Rule, RuleKind, RuleSet, WordRule};
+use crate::parallel::try_map_in_order;
 use crate::words::{Word, words_into};
 
 /// The largest segment the automaton pass looks at in one go.
@@ -373,14 +374,10 @@ impl Matcher {
         // independent builds, most of compiling a pack after parsing it.
         let (patterns, (end_finders, contexts)) = rayon::join(
             || {
-                let compiled: Vec<Result<CompiledPattern, Error>> = sources
-                    .par_iter()
-                    .map(|&(index, hir, lists)| {
-                        compile_pattern(index, hir, lists)
-                            .map_err(|e| build_error(Some(rules.rules[index].id()), e))
-                    })
-                    .collect();
-                compiled.into_iter().collect::<Result<Vec<_>, _>>()
+                try_map_in_order(&sources, |&(index, hir, lists)| {
+                    compile_pattern(index, hir, lists)
+                        .map_err(|e| build_error(Some(rules.rules[index].id()), e))
+                })
             },
             || {
                 let hirs: Vec<&Hir> = sources.iter().map(|&(_, hir, _)| hir).collect();

@@ -8,7 +8,6 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use rayon::prelude::*;
 use regex_syntax::hir::Hir;
 
 use crate::context::{Context, ContextEffect, Side};
@@ -16,6 +15,7 @@ use crate::entity::EntityType;
 use crate::error::{Error, ErrorKind};
 use crate::fragment::Fragments;
 use crate::lexicon::{CaseRule, Lexicon};
+use crate::parallel::try_map_in_order;
 use crate::spec::{ContextSpec, PackSpec, RuleSpec};
 use crate::validate::Validator;
 
@@ -473,12 +473,9 @@ impl RuleSetBuilder {
         // load time, and independent; every rule parses on its own.
         let (rules, lexicon) = rayon::join(
             || {
-                let validated: Vec<Result<Rule, Error>> = rule_specs
-                    .par_iter()
-                    .map(|(spec, pack)| validate_rule(spec, pack, &dictionaries))
-                    .collect();
-                // The first error in pack order, whichever thread met it first.
-                validated.into_iter().collect::<Result<Vec<_>, _>>()
+                try_map_in_order(&rule_specs, |(spec, pack)| {
+                    validate_rule(spec, pack, &dictionaries)
+                })
             },
             || Lexicon::new(dictionaries.iter().map(|(_, words, _)| words.as_slice())),
         );
