@@ -6,14 +6,12 @@
 //! and returns to the caller once per match. [`for_each_match_end`] walks the same states
 //! with a tight inner loop over transitions that are already built and untagged, and
 //! leaves it only for a state that matches, is not built yet, or ends the search. It
-//! reports exactly what the library's overlapping search reports on each of its two
-//! ranges, in the same order (a test checks this on the bundled pack).
+//! reports exactly what the library's overlapping search reports for each DFA, in the
+//! same order (a test checks this on the bundled pack).
 //!
 //! PERF: on 16 MiB of notes with warm states the single walk took ~125 ms against ~140 ms
-//! for the library's loop (medians of 3), most of it waiting on memory; two interleaved
-//! walks wait together, and cut the whole scan of 64 MiB of notes by ~12 % (medians of 9).
-
-use std::ops::Range;
+//! for the library's loop (medians of 3), most of it waiting on memory, so two DFAs are
+//! walked together and wait for their loads together.
 
 use regex_automata::hybrid::LazyStateID;
 use regex_automata::hybrid::dfa::{Cache, DFA};
@@ -62,196 +60,146 @@ fn build_with(
         .map_err(|e| e.to_string())
 }
 
-/// Calls `found(pattern, end)` for every pattern of `dfa` and every offset of `text` where
-/// a match of that pattern ends, in increasing order of `end` (patterns ending at the same
-/// offset in the DFA's order) — but with `split` inside the text, for the matches inside
-/// `..split` and then those inside `split..`, each range searched as a range (look-around
-/// sees the bytes beyond it), so a match across `split` is not reported.
+/// Calls `found(side, pattern, end)` for every pattern of each DFA and every offset of
+/// `text` where a match of that pattern ends; `side` is 0 for `first`'s patterns and 1 for
+/// `second`'s. Each DFA's reports come in increasing order of `end` (patterns ending at the
+/// same offset in the DFA's order); the two DFAs' reports interleave.
 ///
-/// PERF: the walk is a chain of dependent table lookups, and the bundled pack's states do
-/// not fit in the L1 cache, so one walk waits on memory for most of its time. Two walks,
-/// one per range, taken a byte each in turn, wait for their loads together. `later` holds
-/// the second range's reports until the first range is done.
+/// PERF: a walk is a chain of dependent table lookups, and the bundled pack's states do
+/// not fit in the L1 cache, so one walk waits on memory for most of its time. The two
+/// DFAs' walks, taken a byte each in turn, wait for their loads together. Each has a
+/// cache of its own, so a cache clear in one never sends the other back. An earlier
+/// design walked two halves of the text with one DFA, which left texts without a blank
+/// line near their middle (every table cell) to a single walk.
 ///
 /// # Errors
-/// When the DFA gives up (its cache keeps filling); `found` may have been called for a
+/// When a DFA gives up (its cache keeps filling); `found` may have been called for a
 /// prefix of the text by then.
 // PERF: one caller outside the tests; inlined there, the walk keeps `found` and its state
 // in registers. Left to the inliner it was once outlined by an unrelated change, +2 % of a
 // scan's instructions.
 #[inline(always)]
 pub(crate) fn for_each_match_end(
-    dfa: &DFA,
-    cache: &mut Cache,
+    first: (&DFA, &mut Cache),
+    second: Option<(&DFA, &mut Cache)>,
     text: &[u8],
-    split: usize,
-    later: &mut Vec<(usize, usize)>,
-    mut found: impl FnMut(usize, usize),
+    mut found: impl FnMut(usize, usize, usize),
 ) -> Result<(), MatchError> {
-    later.clear();
-    let mut later_found = |pattern, end| later.push((pattern, end));
-    let mut first = Walk::start(dfa, cache, text, 0..split)?;
-    let clears = cache.clear_count();
-    let mut second = Walk::start(dfa, cache, text, split..text.len())?;
-    first.stale = cache.clear_count() != clears;
-    cache.search_start(0);
-    let mut replayed = 0;
-    while !first.done && !second.done && !first.stale {
-        while let (Some(&a), Some(&b)) = (first.next_byte(text), second.next_byte(text)) {
-            let next_a = dfa.next_state_untagged(cache, first.state, a);
-            let next_b = dfa.next_state_untagged(cache, second.state, b);
+    let (dfa_a, cache_a) = first;
+    let mut a = Walk::start(dfa_a, 0, cache_a, text)?;
+    let Some((dfa_b, cache_b)) = second else {
+        return a.run(cache_a, text, &mut found);
+    };
+    let mut b = Walk::start(dfa_b, 1, cache_b, text)?;
+    while !a.done && !b.done {
+        while let (Some(&x), Some(&y)) = (a.next_byte(text), b.next_byte(text)) {
+            let next_a = dfa_a.next_state_untagged(cache_a, a.state, x);
+            let next_b = dfa_b.next_state_untagged(cache_b, b.state, y);
             if next_a.is_tagged() || next_b.is_tagged() {
                 break;
             }
-            first.state = next_a;
-            first.at += 1;
-            second.state = next_b;
-            second.at += 1;
+            a.state = next_a;
+            a.at += 1;
+            b.state = next_b;
+            b.at += 1;
         }
-        cache.search_update(replayed + first.walked() + second.walked());
-        // A cache clear forgets every state but the one the clearing call returns, so the
-        // other walk must start its range again; the walks then go one after the other.
-        let clears = cache.clear_count();
-        first.advance(dfa, cache, text, &mut found)?;
-        if cache.clear_count() != clears {
-            second.stale = true;
-            break;
-        }
-        second.advance(dfa, cache, text, &mut later_found)?;
-        if cache.clear_count() != clears {
-            first.stale = true;
-            break;
-        }
+        cache_a.search_update(a.at);
+        cache_b.search_update(b.at);
+        a.advance(cache_a, text, &mut found)?;
+        b.advance(cache_b, text, &mut found)?;
     }
-    let clears = cache.clear_count();
-    replayed += first.restart_if_stale(dfa, cache, text)?;
-    first.run(dfa, cache, text, &mut found)?;
-    second.stale |= cache.clear_count() != clears;
-    replayed += second.restart_if_stale(dfa, cache, text)?;
-    second.run(dfa, cache, text, &mut later_found)?;
-    cache.search_finish(replayed + first.walked() + second.walked());
-    for &(pattern, end) in later.iter() {
-        found(pattern, end);
-    }
-    Ok(())
+    a.run(cache_a, text, &mut found)?;
+    b.run(cache_b, text, &mut found)
 }
 
-/// One walk of the DFA over a range of the text.
-struct Walk {
-    range: Range<usize>,
+/// One walk of a DFA over the text; its reports name it by `side`.
+struct Walk<'d> {
+    dfa: &'d DFA,
+    side: usize,
     /// The next byte to take.
     at: usize,
     state: LazyStateID,
-    /// Reports at ends before this were made before a restart.
-    quiet_before: usize,
-    /// A cache clear may have forgotten `state`.
-    stale: bool,
     done: bool,
 }
 
-impl Walk {
+impl<'d> Walk<'d> {
     fn start(
-        dfa: &DFA,
+        dfa: &'d DFA,
+        side: usize,
         cache: &mut Cache,
         text: &[u8],
-        range: Range<usize>,
-    ) -> Result<Walk, MatchError> {
-        let state = if range.is_empty() {
+    ) -> Result<Walk<'d>, MatchError> {
+        let state = if text.is_empty() {
             LazyStateID::default()
         } else {
-            dfa.start_state_forward(cache, &Input::new(text).range(range.clone()))?
+            dfa.start_state_forward(cache, &Input::new(text))?
         };
+        cache.search_start(0);
         Ok(Walk {
-            at: range.start,
-            done: range.is_empty(),
-            range,
+            dfa,
+            side,
+            at: 0,
             state,
-            quiet_before: 0,
-            stale: false,
+            done: text.is_empty(),
         })
     }
 
-    /// Sends an unfinished walk whose state a cache clear may have forgotten back to its
-    /// start, quiet up to where it was; returns the bytes it had walked.
-    fn restart_if_stale(
-        &mut self,
-        dfa: &DFA,
-        cache: &mut Cache,
-        text: &[u8],
-    ) -> Result<usize, MatchError> {
-        if !self.stale || self.done {
-            return Ok(0);
-        }
-        let walked = self.walked();
-        self.state = dfa.start_state_forward(cache, &Input::new(text).range(self.range.clone()))?;
-        self.quiet_before = self.quiet_before.max(self.at);
-        self.at = self.range.start;
-        self.stale = false;
-        Ok(walked)
-    }
-
-    fn walked(&self) -> usize {
-        self.at - self.range.start
-    }
-
-    /// The next byte of the range, if the walk may take it through the table.
+    /// The next byte of the text, if the walk may take it through the table.
     fn next_byte<'t>(&self, text: &'t [u8]) -> Option<&'t u8> {
-        if self.state.is_tagged() || self.at == self.range.end {
+        if self.state.is_tagged() {
             return None;
         }
         text.get(self.at)
     }
 
-    /// Walks to the end of the range.
+    /// Walks to the end of the text.
     fn run(
         &mut self,
-        dfa: &DFA,
         cache: &mut Cache,
         text: &[u8],
-        found: &mut impl FnMut(usize, usize),
+        found: &mut impl FnMut(usize, usize, usize),
     ) -> Result<(), MatchError> {
         while !self.done {
             // The hot loop: built, untagged transitions, one table lookup per byte.
             while let Some(&byte) = self.next_byte(text) {
-                let next = dfa.next_state_untagged(cache, self.state, byte);
+                let next = self.dfa.next_state_untagged(cache, self.state, byte);
                 if next.is_tagged() {
                     break;
                 }
                 self.state = next;
                 self.at += 1;
             }
-            self.advance(dfa, cache, text, found)?;
+            self.advance(cache, text, found)?;
         }
+        cache.search_finish(self.at);
         Ok(())
     }
 
-    /// Takes one byte, or the end of the range, through the full transition function: it
+    /// Takes one byte, or the end of the text, through the full transition function: it
     /// builds missing states and reports matches.
     fn advance(
         &mut self,
-        dfa: &DFA,
         cache: &mut Cache,
         text: &[u8],
-        found: &mut impl FnMut(usize, usize),
+        found: &mut impl FnMut(usize, usize, usize),
     ) -> Result<(), MatchError> {
         if self.done {
             return Ok(());
         }
         let at = self.at;
         let gave_up = |_| MatchError::gave_up(at);
-        if at == self.range.end {
-            // Past the range, look-ahead sees the next byte of the text, if any.
-            self.state = match text.get(at) {
-                Some(&byte) => dfa.next_state(cache, self.state, byte),
-                None => dfa.next_eoi_state(cache, self.state),
-            }
-            .map_err(gave_up)?;
-            self.report(dfa, cache, found);
+        let Some(&byte) = text.get(at) else {
+            self.state = self
+                .dfa
+                .next_eoi_state(cache, self.state)
+                .map_err(gave_up)?;
+            self.report(cache, found);
             self.done = true;
             return Ok(());
-        }
-        self.state = dfa
-            .next_state(cache, self.state, text[at])
+        };
+        self.state = self
+            .dfa
+            .next_state(cache, self.state, byte)
             .map_err(gave_up)?;
         if self.state.is_tagged() {
             if self.state.is_dead() {
@@ -259,24 +207,22 @@ impl Walk {
                 return Ok(());
             }
             if self.state.is_quit() {
-                return Err(MatchError::quit(text[at], at));
+                return Err(MatchError::quit(byte, at));
             }
             // Matches are delayed by one byte: they end where this byte starts.
-            self.report(dfa, cache, found);
+            self.report(cache, found);
         }
         self.at += 1;
         Ok(())
     }
 
-    fn report(&self, dfa: &DFA, cache: &Cache, found: &mut impl FnMut(usize, usize)) {
-        if !self.state.is_match() || self.at < self.quiet_before {
+    fn report(&self, cache: &Cache, found: &mut impl FnMut(usize, usize, usize)) {
+        if !self.state.is_match() {
             return;
         }
-        for index in 0..dfa.match_len(cache, self.state) {
-            found(
-                dfa.match_pattern(cache, self.state, index).as_usize(),
-                self.at,
-            );
+        for index in 0..self.dfa.match_len(cache, self.state) {
+            let pattern = self.dfa.match_pattern(cache, self.state, index);
+            found(self.side, pattern.as_usize(), self.at);
         }
     }
 }
@@ -287,14 +233,9 @@ mod tests {
 
     use super::*;
 
-    /// What the library's overlapping search reports in `range`, as (pattern, end) pairs.
-    fn library_ends(
-        dfa: &DFA,
-        cache: &mut Cache,
-        text: &[u8],
-        range: Range<usize>,
-    ) -> Vec<(usize, usize)> {
-        let input = Input::new(text).range(range);
+    /// What the library's overlapping search reports in `text`, as (pattern, end) pairs.
+    fn library_ends(dfa: &DFA, cache: &mut Cache, text: &[u8]) -> Vec<(usize, usize)> {
+        let input = Input::new(text);
         let mut state = OverlappingState::start();
         let mut ends = Vec::new();
         loop {
@@ -332,76 +273,85 @@ mod tests {
         texts
     }
 
-    /// Checks `for_each_match_end` at several splits of every text against the library's
-    /// search of each range; returns the ends reported.
-    fn check_splits(dfa: &DFA, reference: &DFA, texts: &[Vec<u8>]) -> usize {
-        let mut cache = dfa.create_cache();
-        let mut reference_cache = reference.create_cache();
-        let mut later = Vec::new();
+    /// Checks `for_each_match_end` on every text, with `first` alone and with both DFAs,
+    /// against the library's search with the reference DFAs; returns the ends reported.
+    fn check(first: &DFA, second: &DFA, references: [&DFA; 2], texts: &[Vec<u8>]) -> usize {
+        let mut caches = [first.create_cache(), second.create_cache()];
+        let mut reference_caches = references.map(DFA::create_cache);
         let mut reported = 0;
         for text in texts {
-            let len = text.len();
-            for split in [len, 0, len / 3, len / 2, len.saturating_sub(1)] {
-                let mut expected = library_ends(reference, &mut reference_cache, text, 0..split);
-                expected.extend(library_ends(
-                    reference,
-                    &mut reference_cache,
-                    text,
-                    split..len,
-                ));
-                let mut ends = Vec::new();
-                for_each_match_end(dfa, &mut cache, text, split, &mut later, |pattern, end| {
-                    ends.push((pattern, end))
-                })
-                .unwrap();
-                assert_eq!(
-                    ends,
-                    expected,
-                    "split {split} of {:?}",
-                    String::from_utf8_lossy(text)
-                );
-                reported += ends.len();
-            }
+            let expected: Vec<Vec<(usize, usize)>> = references
+                .iter()
+                .zip(&mut reference_caches)
+                .map(|(dfa, cache)| library_ends(dfa, cache, text))
+                .collect();
+            let [cache_a, cache_b] = &mut caches;
+            let mut alone = Vec::new();
+            for_each_match_end((first, cache_a), None, text, |side, pattern, end| {
+                alone.push((side, pattern, end))
+            })
+            .unwrap();
+            let expected_alone: Vec<_> = expected[0].iter().map(|&(p, e)| (0, p, e)).collect();
+            assert_eq!(alone, expected_alone, "{:?}", String::from_utf8_lossy(text));
+            let mut ends = [Vec::new(), Vec::new()];
+            for_each_match_end(
+                (first, cache_a),
+                Some((second, cache_b)),
+                text,
+                |side, pattern, end| ends[side].push((pattern, end)),
+            )
+            .unwrap();
+            assert_eq!(
+                ends.to_vec(),
+                expected,
+                "{:?}",
+                String::from_utf8_lossy(text)
+            );
+            reported += ends[0].len() + ends[1].len();
         }
         reported
     }
 
-    #[test]
-    fn reports_what_the_library_overlapping_search_reports_per_range() {
+    /// The bundled pack's patterns in two halves, as two DFAs with the given cache size.
+    fn halves(cache_bytes: Option<usize>) -> [DFA; 2] {
         let rules = bundled_patterns();
         let patterns: Vec<&Hir> = rules.rules().iter().flat_map(|r| r.hirs()).collect();
-        let dfa = build(&patterns, CACHE_BYTES).unwrap();
-        let reported = check_splits(&dfa, &dfa, &texts(&rules));
-        assert!(reported > 5000, "only {reported} match ends");
+        let (a, b) = patterns.split_at(patterns.len() / 2);
+        [a, b].map(|half| match cache_bytes {
+            None => build(half, CACHE_BYTES).unwrap(),
+            Some(bytes) => build_with(
+                half,
+                DFA::config()
+                    .cache_capacity(bytes)
+                    .minimum_cache_clear_count(None),
+            )
+            .unwrap(),
+        })
     }
 
-    /// A cache small enough to be cleared many times within one text sends the other walk
-    /// back to its start; it must neither miss nor repeat a report.
     #[test]
-    fn cache_clears_during_two_walks_change_nothing() {
-        let rules = bundled_patterns();
-        let patterns: Vec<&Hir> = rules.rules().iter().flat_map(|r| r.hirs()).collect();
-        let reference = build(&patterns, CACHE_BYTES).unwrap();
-        let small = build_with(
-            &patterns,
-            DFA::config()
-                .cache_capacity(4 << 20)
-                .minimum_cache_clear_count(None),
-        )
-        .unwrap();
-        let texts = texts(&rules);
+    fn reports_what_the_library_overlapping_search_reports_per_dfa() {
+        let [first, second] = halves(None);
+        let reported = check(
+            &first,
+            &second,
+            [&first, &second],
+            &texts(&bundled_patterns()),
+        );
+        assert!(reported > 2000, "only {reported} match ends");
+    }
+
+    /// A cache small enough to be cleared many times within one text must neither lose a
+    /// report nor repeat one, nor disturb the other DFA's walk.
+    #[test]
+    fn cache_clears_during_the_walks_change_nothing() {
+        let [first, second] = halves(Some(2 << 20));
+        let references = halves(None);
+        let texts = texts(&bundled_patterns());
         let all = texts.last().unwrap().clone();
-        let mut cache = small.create_cache();
-        for_each_match_end(
-            &small,
-            &mut cache,
-            &all,
-            all.len() / 2,
-            &mut Vec::new(),
-            |_, _| {},
-        )
-        .unwrap();
+        let mut cache = first.create_cache();
+        for_each_match_end((&first, &mut cache), None, &all, |_, _, _| {}).unwrap();
         assert!(cache.clear_count() > 0, "the cache was never cleared");
-        check_splits(&small, &reference, &[all]);
+        check(&first, &second, [&references[0], &references[1]], &[all]);
     }
 }

@@ -210,9 +210,6 @@ pub struct Scratch {
     segment_ends: Vec<usize>,
     /// Offsets of the text's line breaks.
     line_breaks: Vec<usize>,
-    /// The end finder's reports for the second half of the text (see
-    /// [`end_finder::for_each_match_end`]).
-    later_match_ends: Vec<(usize, usize)>,
     /// Windows to search, per pattern.
     windows: Vec<Vec<(usize, usize)>>,
     /// The patterns that have windows, in the order they got their first.
@@ -444,7 +441,6 @@ impl Matcher {
                 .collect(),
             segment_ends: Vec::new(),
             line_breaks: Vec::new(),
-            later_match_ends: Vec::new(),
             windows: vec![Vec::new(); inner.patterns.len()],
             matched_patterns: Vec::new(),
             words: Vec::new(),
@@ -1125,45 +1121,51 @@ fn collect_windows(
     scratch.line_breaks.clear();
     scratch.line_breaks.extend(memchr::memchr_iter(b'\n', text));
     let (segment_ends, line_breaks) = (&scratch.segment_ends, &scratch.line_breaks);
-    let split = two_walk_split(segment_ends, text.len());
     let (windows, matched) = (&mut scratch.windows, &mut scratch.matched_patterns);
-    let later = &mut scratch.later_match_ends;
     let mut result = Ok(());
-    for (finder, cache) in end_finders.iter().zip(&mut scratch.end_finder_caches) {
-        // The segment holding the last byte of the current match, and the number of line
-        // breaks before the match's end: ends never decrease.
-        let (mut segment, mut breaks_before) = (0, 0);
-        result =
-            end_finder::for_each_match_end(&finder.dfa, cache, text, split, later, |local, end| {
-                let pattern = &patterns[finder.patterns[local]];
-                while segment_ends[segment] < end {
-                    segment += 1;
-                }
-                while line_breaks.get(breaks_before).is_some_and(|&at| at < end) {
-                    breaks_before += 1;
-                }
-                let segment_start = segment.checked_sub(1).map_or(0, |s| segment_ends[s]);
-                // A match holding at most `k` line breaks starts after the (k+1)-th line
-                // break before its end.
-                let after_breaks = pattern.max_line_breaks.map_or(0, |k| {
-                    breaks_before
-                        .checked_sub(k + 1)
-                        .map_or(0, |i| line_breaks[i] + 1)
-                });
-                let reach = pattern.max_len.map_or(0, |len| end.saturating_sub(len));
-                let start = segment_start.max(after_breaks).max(reach);
-                let pattern = finder.patterns[local];
-                let windows = &mut windows[pattern];
-                match windows.last_mut() {
-                    // Merge within a segment only: a window never crosses a segment boundary.
-                    Some(last) if start <= last.1 && last.1 > segment_start => last.1 = end,
-                    Some(_) => windows.push((start, end)),
-                    None => {
-                        windows.push((start, end));
-                        matched.push(pattern);
-                    }
-                }
+    // The DFAs are walked two at a time (see `end_finder::for_each_match_end`).
+    for (finders, caches) in end_finders
+        .chunks(2)
+        .zip(scratch.end_finder_caches.chunks_mut(2))
+    {
+        // Per DFA: the segment holding the last byte of the current match, and the number
+        // of line breaks before the match's end; its ends never decrease.
+        let mut positions = [(0, 0); 2];
+        let (first, second) = caches.split_at_mut(1);
+        let first = (&finders[0].dfa, &mut first[0]);
+        let second = finders.get(1).map(|finder| (&finder.dfa, &mut second[0]));
+        result = end_finder::for_each_match_end(first, second, text, |side, local, end| {
+            let finder = &finders[side];
+            let pattern = &patterns[finder.patterns[local]];
+            let (segment, breaks_before) = &mut positions[side];
+            while segment_ends[*segment] < end {
+                *segment += 1;
+            }
+            while line_breaks.get(*breaks_before).is_some_and(|&at| at < end) {
+                *breaks_before += 1;
+            }
+            let segment_start = segment.checked_sub(1).map_or(0, |s| segment_ends[s]);
+            // A match holding at most `k` line breaks starts after the (k+1)-th line
+            // break before its end.
+            let after_breaks = pattern.max_line_breaks.map_or(0, |k| {
+                breaks_before
+                    .checked_sub(k + 1)
+                    .map_or(0, |i| line_breaks[i] + 1)
             });
+            let reach = pattern.max_len.map_or(0, |len| end.saturating_sub(len));
+            let start = segment_start.max(after_breaks).max(reach);
+            let pattern = finder.patterns[local];
+            let windows = &mut windows[pattern];
+            match windows.last_mut() {
+                // Merge within a segment only: a window never crosses a segment boundary.
+                Some(last) if start <= last.1 && last.1 > segment_start => last.1 = end,
+                Some(_) => windows.push((start, end)),
+                None => {
+                    windows.push((start, end));
+                    matched.push(pattern);
+                }
+            }
+        });
         if result.is_err() {
             break;
         }
@@ -1238,26 +1240,6 @@ fn build_end_finders(sources: &[&Hir]) -> Result<Vec<EndFinder>, String> {
             })
         })
         .collect()
-}
-
-/// Texts shorter than this are walked by the end finder in one piece.
-const TWO_WALK_MIN_BYTES: usize = 512;
-
-/// Where the end finder splits a text for its two walks: the segment end nearest the
-/// middle (no match crosses a segment end), or the text's end for a short text or a
-/// single segment.
-fn two_walk_split(segment_ends: &[usize], len: usize) -> usize {
-    if len < TWO_WALK_MIN_BYTES {
-        return len;
-    }
-    let middle = len / 2;
-    let at = segment_ends.partition_point(|&end| end < middle);
-    let nearest = [at.checked_sub(1), Some(at)]
-        .into_iter()
-        .flatten()
-        .filter_map(|i| segment_ends.get(i).copied())
-        .min_by_key(|&end| end.abs_diff(middle));
-    nearest.unwrap_or(len)
 }
 
 /// How candidates are dispatched to patterns.
