@@ -141,12 +141,12 @@ impl<W: Write> FindingSink<W> {
                 serde_json::to_writer(&mut self.line, &sarif_result(record))?;
             }
             SinkFormat::Summary => {
-                *self
-                    .counts
-                    .entry(record.path.to_owned())
-                    .or_default()
-                    .entry(record.entity)
-                    .or_default() += 1;
+                // PERF: the path is copied once per file, not once per finding.
+                let counts = match self.counts.get_mut(record.path) {
+                    Some(counts) => counts,
+                    None => self.counts.entry(record.path.to_owned()).or_default(),
+                };
+                *counts.entry(record.entity).or_default() += 1;
             }
         }
         if !self.line.is_empty() {
