@@ -210,10 +210,14 @@ impl CsvLayout {
             .par_iter()
             .map(|(part, rows)| {
                 let mut cells = Vec::new();
-                self.visit_part(bytes, part, &mut |row, column, value| {
-                    if rows.binary_search(&row).is_ok() {
-                        cells.push((row, column, String::from_utf8_lossy(value).into_owned()));
+                self.for_each_record(bytes, part, |row, record| {
+                    if rows.binary_search(&row).is_err() {
+                        return;
                     }
+                    let values = record.fields().enumerate().filter(|(_, v)| !v.is_empty());
+                    cells.extend(values.map(|(column, value)| {
+                        (row, column, String::from_utf8_lossy(value).into_owned())
+                    }));
                 });
                 cells
             })
