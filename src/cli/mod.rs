@@ -84,15 +84,11 @@ impl RuleArgs {
         builder
     }
 
-    /// Compiles the engine on at most `threads` threads (all cores when `None`), for the
-    /// rest of the process.
+    /// Compiles the engine on the command's `pool`, for the rest of the process.
     ///
     /// PERF: the engine is never dropped; freeing its automata took ~20 ms at every exit,
     /// a sixth of a small file's whole run.
-    fn engine(&self, threads: Option<usize>) -> anyhow::Result<&'static Engine> {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads.unwrap_or(0))
-            .build()?;
+    fn engine(&self, pool: &rayon::ThreadPool) -> anyhow::Result<&'static Engine> {
         let engine = pool
             .install(|| self.builder().build())
             .context("cannot load the rules")?;
@@ -151,6 +147,16 @@ struct InputArgs {
     /// No progress bar and no summary on stderr.
     #[arg(short, long)]
     quiet: bool,
+}
+
+impl InputArgs {
+    /// The `-j` worker threads (all cores by default) a command compiles its rules and
+    /// does its work on.
+    fn pool(&self) -> anyhow::Result<rayon::ThreadPool> {
+        Ok(rayon::ThreadPoolBuilder::new()
+            .num_threads(self.threads.unwrap_or(0))
+            .build()?)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

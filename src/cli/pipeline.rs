@@ -105,7 +105,8 @@ pub(super) fn scan(
     args: &ScanArgs,
     format: OutputFormat,
 ) -> anyhow::Result<std::process::ExitCode> {
-    let engine = args.rules.engine(args.input.threads)?;
+    let pool = args.input.pool()?;
+    let engine = args.rules.engine(&pool)?;
     let rules = engine
         .matcher()
         .rules()
@@ -135,6 +136,7 @@ pub(super) fn scan(
     let mut outputs = Outputs::None;
     let totals = run(
         engine,
+        &pool,
         &args.input,
         Mode::Scan {
             show_values: args.show_values,
@@ -181,7 +183,7 @@ pub(super) fn scan_file<W: Write>(
         quiet: true,
     };
     let mode = Mode::Scan { show_values: true };
-    let totals = run(engine, &args, mode, sink, &mut Outputs::None)?;
+    let totals = run(engine, &args.pool()?, &args, mode, sink, &mut Outputs::None)?;
     Ok(FileScan {
         files: totals.files,
         errors: totals.errors,
@@ -189,12 +191,14 @@ pub(super) fn scan_file<W: Write>(
 }
 
 pub(super) fn redact(args: &RedactArgs) -> anyhow::Result<std::process::ExitCode> {
-    let engine = args.rules.engine(args.input.threads)?;
+    let pool = args.input.pool()?;
+    let engine = args.rules.engine(&pool)?;
     let mut outputs = Outputs::plan(&args.input.inputs, args.output.as_deref())?;
     let redactor = super::policy::redactor(&args.transform, args.input.quiet)?;
     let mut sink = FindingSink::new(SinkFormat::Summary, io::sink(), Vec::new());
     let mut totals = run(
         engine,
+        &pool,
         &args.input,
         Mode::Redact(&redactor),
         &mut sink,
@@ -230,11 +234,9 @@ pub(super) fn redact(args: &RedactArgs) -> anyhow::Result<std::process::ExitCode
 }
 
 pub(super) fn classify(args: &ClassifyArgs) -> anyhow::Result<std::process::ExitCode> {
-    let engine = args.rules.engine(args.input.threads)?;
+    let pool = args.input.pool()?;
+    let engine = args.rules.engine(&pool)?;
     let pins = Pins::load(&args.input.columns, args.input.classes.as_deref())?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.input.threads.unwrap_or(0))
-        .build()?;
     let (sources, discovery_errors) = input::discover(&args.input.inputs);
     let mut errors = discovery_errors.len() as u64;
     for error in &discovery_errors {
@@ -504,14 +506,12 @@ enum Writer {
 
 fn run<W: Write>(
     engine: &Engine,
+    pool: &rayon::ThreadPool,
     args: &InputArgs,
     mode: Mode<'_>,
     sink: &mut FindingSink<W>,
     outputs: &mut Outputs,
 ) -> anyhow::Result<Totals> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads.unwrap_or(0))
-        .build()?;
     let (sources, discovery_errors) = input::discover(&args.inputs);
     let mut totals = Totals::default();
     for error in &discovery_errors {
@@ -544,7 +544,7 @@ fn run<W: Write>(
     };
     let pins = Pins::load(&args.columns, args.classes.as_deref())?;
     let table_run = TableRun {
-        pool: &pool,
+        pool,
         engine,
         args,
         pins: &pins,
@@ -556,7 +556,7 @@ fn run<W: Write>(
         if matches!(file.format, Format::Csv | Format::Parquet) {
             // Tables run alone, after the text items queued before them: output stays in
             // input order.
-            run_batch(&pool, engine, &selection, mode, &mut batch, &mut emitter)?;
+            run_batch(pool, engine, &selection, mode, &mut batch, &mut emitter)?;
             batch_bytes = 0;
             let InputFile {
                 id,
@@ -579,12 +579,12 @@ fn run<W: Write>(
             batch_bytes += item.range.len();
             batch.push(item);
             if batch_bytes >= batch_limit {
-                run_batch(&pool, engine, &selection, mode, &mut batch, &mut emitter)?;
+                run_batch(pool, engine, &selection, mode, &mut batch, &mut emitter)?;
                 batch_bytes = 0;
             }
         }
     }
-    run_batch(&pool, engine, &selection, mode, &mut batch, &mut emitter)?;
+    run_batch(pool, engine, &selection, mode, &mut batch, &mut emitter)?;
     progress.finish();
     Ok(totals)
 }

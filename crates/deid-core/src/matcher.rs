@@ -61,7 +61,6 @@ use std::sync::Arc;
 
 use aho_corasick::automaton::Automaton;
 use aho_corasick::{Anchored, dfa::DFA as WordDfa};
-use rayon::prelude::*;
 use regex_automata::hybrid::dfa::{Cache as DfaCache, DFA};
 use regex_automata::util::captures::Captures;
 use regex_automata::{Input, meta};
@@ -1231,15 +1230,14 @@ const END_FINDER_GROUPS: usize = 4;
 fn build_end_finders(sources: &[&Hir]) -> Result<Vec<EndFinder>, String> {
     let per_group = sources.len().div_ceil(END_FINDER_GROUPS).max(1);
     let ids: Vec<usize> = (0..sources.len()).collect();
-    ids.par_chunks(per_group)
-        .map(|group| {
-            let hirs: Vec<&Hir> = group.iter().map(|&i| sources[i]).collect();
-            Ok(EndFinder {
-                dfa: end_finder::build(&hirs, end_finder::CACHE_BYTES)?,
-                patterns: group.to_vec(),
-            })
+    let groups: Vec<&[usize]> = ids.chunks(per_group).collect();
+    try_map_in_order(&groups, |group| {
+        let hirs: Vec<&Hir> = group.iter().map(|&i| sources[i]).collect();
+        Ok(EndFinder {
+            dfa: end_finder::build(&hirs, end_finder::CACHE_BYTES)?,
+            patterns: group.to_vec(),
         })
-        .collect()
+    })
 }
 
 /// How candidates are dispatched to patterns.

@@ -214,8 +214,7 @@ impl CsvLayout {
                     if rows.binary_search(&row).is_err() {
                         return;
                     }
-                    let values = record.fields().enumerate().filter(|(_, v)| !v.is_empty());
-                    cells.extend(values.map(|(column, value)| {
+                    cells.extend(record.cells().map(|(column, value)| {
                         (row, column, String::from_utf8_lossy(value).into_owned())
                     }));
                 });
@@ -248,10 +247,8 @@ impl CsvLayout {
         visit: &mut dyn FnMut(u64, usize, &[u8]),
     ) -> PartReport {
         self.for_each_record(bytes, part, |row, record| {
-            for (column, value) in record.fields().enumerate() {
-                if !value.is_empty() {
-                    visit(row, column, value);
-                }
+            for (column, value) in record.cells() {
+                visit(row, column, value);
             }
         })
     }

@@ -44,6 +44,13 @@ impl<'a> Record<'a> {
             Value::Unescaped(start, end) => &self.unescaped[start..end],
         })
     }
+
+    /// The non-empty fields with their 0-based columns: a record's cells.
+    pub(super) fn cells(&self) -> impl Iterator<Item = (usize, &[u8])> {
+        self.fields()
+            .enumerate()
+            .filter(|(_, value)| !value.is_empty())
+    }
 }
 
 /// Reads the records of an input one after another.
