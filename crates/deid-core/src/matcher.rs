@@ -693,6 +693,12 @@ impl Matcher {
             let mut start = i;
             let mut joined = 0usize;
             let first = start..end;
+            // A lone given name that is no common word: a surname of `lifted_after_given`
+            // may follow it, vetoed or not.
+            let lone_given = word_rule.lifted_after_given != 0
+                && first.len() == 1
+                && view.any[i] & word_rule.unlisted_after != 0
+                && view.any[i] & word_rule.common == 0;
             if word_rule.join_bonus > 0.0 {
                 if start >= 1
                     && is_initial(text, &words[start - 1])
@@ -702,24 +708,29 @@ impl Matcher {
                 }
                 loop {
                     let mut next = end;
-                    if next < words.len()
-                        && is_initial(text, &words[next])
-                        && next + 1 < words.len()
+                    // The bytes after a skipped middle initial that belong to it (its dot).
+                    let mut dot = 0;
+                    if next + 1 < words.len()
+                        && let Some(width) = middle_initial_dot(text, &words[next])
                         && is_join_gap(text, words[next - 1].end, words[next].start)
-                        && is_join_gap(text, words[next].end + 1, words[next + 1].start)
+                        && is_join_gap(text, words[next].end + width, words[next + 1].start)
                     {
                         next += 1;
+                        dot = width;
                     }
                     if next >= words.len()
-                        || !is_join_gap(
-                            text,
-                            words[next - 1].end + usize::from(next > end),
-                            words[next].start,
-                        )
+                        || !is_join_gap(text, words[next - 1].end + dot, words[next].start)
                     {
                         break;
                     }
-                    match self.word_match_at(text, view, key, word_rule, next) {
+                    let surname = || {
+                        (joined == 0 && lone_given && is_lifted_surname(view, word_rule, next))
+                            .then_some(next + 1)
+                    };
+                    match self
+                        .word_match_at(text, view, key, word_rule, next)
+                        .or_else(surname)
+                    {
                         Some(after) => {
                             end = after;
                             joined += 1;
@@ -732,7 +743,7 @@ impl Matcher {
             // already be a street and a city.
             if joined == 0
                 && view.any[end - 1] & word_rule.unlisted_after != 0
-                && let Some(after) = unlisted_surname_end(text, view, end)
+                && let Some(after) = unlisted_surname_end(text, view, end, word_rule.common)
             {
                 end = after;
                 joined += 1;
@@ -747,7 +758,7 @@ impl Matcher {
                 && first.len() == 1
                 && view.any[start] & word_rule.unlisted_before != 0
                 && view.any[start] & word_rule.common == 0
-                && let Some(given) = unlisted_given_name(text, view, start)
+                && let Some(given) = unlisted_given_name(text, view, start, word_rule.common)
                 && given >= next_free
             {
                 start = given;
@@ -763,7 +774,7 @@ impl Matcher {
                 first: i..i + 1,
             };
             let before = coordinates
-                .then(|| coordinated_unlisted(text, view, start, Side::Before))
+                .then(|| coordinated_unlisted(text, view, start, Side::Before, word_rule.common))
                 .flatten();
             if let Some(i) = before.filter(|&i| i >= next_free) {
                 out.push(single(i));
@@ -776,7 +787,7 @@ impl Matcher {
             });
             next_free = end;
             let after = coordinates
-                .then(|| coordinated_unlisted(text, view, end, Side::After))
+                .then(|| coordinated_unlisted(text, view, end, Side::After, word_rule.common))
                 .flatten();
             if let Some(i) = after {
                 out.push(single(i));
@@ -1262,6 +1273,7 @@ fn word_rule_twins(rules: &RuleSet, word_rules: &[usize]) -> Vec<usize> {
             w.join_bonus > 0.0,
             w.unlisted_after,
             w.unlisted_before,
+            w.lifted_after_given,
             (w.unlisted_after | w.unlisted_before != 0).then_some(w.common),
         )),
         RuleKind::Pattern { .. } => None,
@@ -1539,7 +1551,12 @@ fn case_ok(rule: CaseRule, word: &Word) -> bool {
 /// The end (exclusive word index) of a surname no dictionary holds at word `next`: a
 /// title-case word of two or more letters after a single space, or after an initial
 /// (`Anna K. Szász`, `Ravil G Yefimov`).
-fn unlisted_surname_end(text: &[u8], view: &WordView<'_>, next: usize) -> Option<usize> {
+fn unlisted_surname_end(
+    text: &[u8],
+    view: &WordView<'_>,
+    next: usize,
+    common: u64,
+) -> Option<usize> {
     let words = view.words;
     let gap = |k: usize| &text[words[k - 1].end..words[k].start];
     if next >= words.len() || gap(next) != b" " {
@@ -1554,25 +1571,32 @@ fn unlisted_surname_end(text: &[u8], view: &WordView<'_>, next: usize) -> Option
     {
         at += 1;
     }
-    is_unlisted_title(text, view, at).then_some(at + 1)
+    is_unlisted_title(text, view, at, common).then_some(at + 1)
 }
 
-/// Whether word `k` is a title-case word of two or more letters that no dictionary holds,
-/// and not a contraction of `I` (`I'm`).
 /// The word before word `at`, when it is a given name no dictionary holds: a title-case word
 /// of two or more letters a single space before it (`Weronika Martinsen`).
-fn unlisted_given_name(text: &[u8], view: &WordView<'_>, at: usize) -> Option<usize> {
+fn unlisted_given_name(text: &[u8], view: &WordView<'_>, at: usize, common: u64) -> Option<usize> {
     let before = at.checked_sub(1)?;
     let words = view.words;
     let spaced = text[words[before].end..words[at].start] == *b" ";
-    (spaced && is_unlisted_title(text, view, before)).then_some(before)
+    (spaced && is_unlisted_title(text, view, before, common)).then_some(before)
 }
 
-fn is_unlisted_title(text: &[u8], view: &WordView<'_>, k: usize) -> bool {
+/// Whether word `k` is a title-case word of two or more letters that no dictionary holds,
+/// and not a contraction of `I` (`I'm`). Lookups fold diacritics, so a word written with
+/// them that folds into a `common` list only (`Bašić` into English `basic`) is not that
+/// word, and counts as unlisted.
+fn is_unlisted_title(text: &[u8], view: &WordView<'_>, k: usize, common: u64) -> bool {
     let word = &view.words[k];
     let bytes = &text[word.start..word.end];
     let pronoun = bytes.starts_with(b"I'") || bytes.starts_with("I’".as_bytes());
-    word.shape.is_title() && view.any[k] == 0 && bytes.len() >= 2 && !pronoun
+    let lists = if bytes.is_ascii() {
+        view.any[k]
+    } else {
+        view.any[k] & !common
+    };
+    word.shape.is_title() && lists == 0 && bytes.len() >= 2 && !pronoun
 }
 
 /// The index of an unlisted title-case word coordinated with a match that starts at word
@@ -1583,6 +1607,7 @@ fn coordinated_unlisted(
     view: &WordView<'_>,
     edge: usize,
     side: Side,
+    common: u64,
 ) -> Option<usize> {
     let words = view.words;
     let gap = |k: usize| &text[words[k - 1].end..words[k].start];
@@ -1598,12 +1623,34 @@ fn coordinated_unlisted(
         }
         _ => return None,
     };
-    is_unlisted_title(text, view, partner).then_some(partner)
+    is_unlisted_title(text, view, partner, common).then_some(partner)
+}
+
+/// Whether word `k` is a word of `rule`'s dictionaries in its case that a list of
+/// `lifted_after_given` holds, vetoed or not (`Thompson` after `John`).
+fn is_lifted_surname(view: &WordView<'_>, rule: &WordRule, k: usize) -> bool {
+    case_ok(rule.case, &view.words[k])
+        && view.all[k] & rule.include != 0
+        && view.any[k] & rule.lifted_after_given != 0
 }
 
 /// `Q.` in `John Q. Smith`.
 fn is_initial(text: &[u8], word: &Word) -> bool {
     word.end - word.start == 1 && word.shape.initial_upper && text.get(word.end) == Some(&b'.')
+}
+
+/// Whether `word` is a middle initial, and if so how many bytes after it are its own: 1
+/// for the dot of `John Q. Smith`, 0 for the bare `Katie E Miles`. A bare initial needs a
+/// space after it and is never `I`, which is the pronoun far more often (`Maria I think`).
+fn middle_initial_dot(text: &[u8], word: &Word) -> Option<usize> {
+    if is_initial(text, word) {
+        return Some(1);
+    }
+    let bare = word.end - word.start == 1
+        && word.shape.initial_upper
+        && text[word.start] != b'I'
+        && text.get(word.end) == Some(&b' ');
+    bare.then_some(0)
 }
 
 /// Whether the bytes between two words of a name are a plausible gap: a space, a comma

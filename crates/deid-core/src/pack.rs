@@ -123,6 +123,7 @@ pub(crate) struct WordRule {
     pub(crate) join_bonus: f32,
     pub(crate) unlisted_after: u64,
     pub(crate) unlisted_before: u64,
+    pub(crate) lifted_after_given: u64,
 }
 
 impl Rule {
@@ -608,6 +609,7 @@ fn validate_rule(
                 (spec.join_bonus.is_some(), "join_bonus"),
                 (!spec.unlisted_after.is_empty(), "unlisted_after"),
                 (!spec.unlisted_before.is_empty(), "unlisted_before"),
+                (!spec.lifted_after_given.is_empty(), "lifted_after_given"),
                 (spec.common_penalty.is_some(), "common_penalty"),
             ];
             if let Some((_, key)) = word_keys.iter().find(|(set, _)| *set) {
@@ -635,6 +637,11 @@ fn validate_rule(
                     )));
                 }
             }
+            if !spec.lifted_after_given.is_empty() && spec.unlisted_after.is_empty() {
+                return Err(invalid(
+                    "`lifted_after_given` needs `unlisted_after` (the given-name lists)".into(),
+                ));
+            }
             RuleKind::Words(WordRule {
                 include: dict_mask(&spec.dictionaries, "dictionaries")?,
                 exclude: dict_mask(&spec.exclude, "exclude")?,
@@ -660,6 +667,7 @@ fn validate_rule(
                     .map_err(&invalid)?,
                 unlisted_after: dict_mask(&spec.unlisted_after, "unlisted_after")?,
                 unlisted_before: dict_mask(&spec.unlisted_before, "unlisted_before")?,
+                lifted_after_given: dict_mask(&spec.lifted_after_given, "lifted_after_given")?,
             })
         }
         (true, true) => {
@@ -881,6 +889,40 @@ examples = [{ text = "Anna", match = "Anna" }]
             .toml("user.toml", &fixed)
             .build()
             .unwrap();
+    }
+
+    #[test]
+    fn lifted_vetoes_need_given_names() {
+        let pack = r#"
+[[dictionary]]
+id = "given"
+words = ["John"]
+
+[[dictionary]]
+id = "guard"
+words = ["Thompson"]
+
+[[rule]]
+id = "names"
+type = "NAME"
+dictionaries = ["given"]
+exclude = ["guard"]
+lifted_after_given = ["guard"]
+examples = [{ text = "John", match = "John" }]
+"#;
+        let build = |pack: &str| {
+            RuleSetBuilder::new()
+                .toml("user.toml", pack)
+                .build()
+                .map(drop)
+                .map_err(|e| e.to_string())
+        };
+        let error = build(pack).unwrap_err();
+        assert!(
+            error.contains("`lifted_after_given` needs `unlisted_after`"),
+            "{error}"
+        );
+        build(&pack.replace("exclude =", "unlisted_after = [\"given\"]\nexclude =")).unwrap();
     }
 
     const FRAGMENT_PACK: &str = r#"

@@ -142,6 +142,13 @@ pub struct RuleSpec {
     /// (a given name the lists lack before a known surname: `Weronika Martinsen`).
     #[serde(default)]
     pub unlisted_before: Vec<String>,
+    /// Dictionaries of words that `exclude` does not veto right after a lone word of an
+    /// `unlisted_after` dictionary that is no common word, when the rule's `dictionaries`
+    /// hold them: the guard list holds eponyms that are also common surnames, and after a
+    /// given name they are surnames (`John Thompson`, `Lisa Murphy`), while `Thompson
+    /// splint` and `Murphy sign` stay vetoed.
+    #[serde(default)]
+    pub lifted_after_given: Vec<String>,
     /// Validators every candidate must pass, by name.
     #[serde(default)]
     pub validators: Vec<String>,

@@ -1126,6 +1126,63 @@ negative_examples = ["the Aspenwood Ward"]
     }
 
     #[test]
+    fn a_guard_word_after_a_given_name_joins_it_as_a_surname() {
+        let matcher = checked_matcher(
+            r#"[[dictionary]]
+id = "first"
+words = ["John", "Will"]
+
+[[dictionary]]
+id = "last"
+words = ["Thompson", "Hospital"]
+
+[[dictionary]]
+id = "guard"
+words = ["Thompson"]
+
+[[dictionary]]
+id = "stop"
+words = ["Hospital"]
+
+[[dictionary]]
+id = "eponyms"
+words = ["Thompson"]
+
+[[dictionary]]
+id = "common"
+words = ["Will"]
+
+[[rule]]
+id = "t.names"
+type = "NAME"
+dictionaries = ["first", "last"]
+exclude = ["guard", "stop"]
+common = ["common"]
+case = "title"
+join_bonus = 0.2
+unlisted_after = ["first"]
+lifted_after_given = ["eponyms"]
+confidence = 0.5
+examples = [{ text = "called John Thompson today", match = "John Thompson" }]
+negative_examples = ["Thompson splint"]
+"#,
+        );
+        // Across a middle initial too; never after a common given name (`Will`, alone below
+        // the scan's threshold), never a veto the rule does not lift, never the guard word
+        // alone.
+        let text = "John Q. Thompson came. John T Thompson. Will Thompson. \
+                    John Hospital. the Thompson file.";
+        assert_eq!(
+            values_and_confidences(&matcher, text),
+            [
+                ("John Q. Thompson", 0.7),
+                ("John T Thompson", 0.7),
+                ("John", 0.5),
+            ]
+        );
+    }
+
+    #[test]
     fn an_unlisted_word_coordinated_with_a_name_is_a_name() {
         let matcher = checked_matcher(
             r#"[[dictionary]]
