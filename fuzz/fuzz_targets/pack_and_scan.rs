@@ -1,9 +1,9 @@
 //! A small structured pack plus a text, both drawn by `arbitrary`: pattern rules built from
 //! safe regex fragments (with or without a `value` group, `exclude` or `dictionaries`),
 //! dictionary rules over three tiny dictionaries (with or without `unlisted_after`,
-//! `unlisted_before` and `lifted_after_given`), validators, context entries in any or exact
-//! case (with words of their own or of named dictionaries), propagation and a minimum
-//! confidence.
+//! `unlisted_before`, `lifted_after_given` and `particles`), validators, context entries in
+//! any or exact case (with words of their own or of named dictionaries), propagation and a
+//! minimum confidence.
 //!
 //! Asserts the scan contract (`common::check_findings`), that a second scan with the same
 //! scratch gives the same findings, and the engine's conformance: `candidates_into` (one
@@ -97,7 +97,7 @@ struct RuleIn {
 #[derive(Arbitrary, Debug)]
 enum KindIn {
     Pattern { patterns: Vec<Vec<u8>>, value: Option<(u8, u8)>, exclude: u8, listed: u8 },
-    Words { dictionaries: u8, exclude: u8, common: u8, case: u8, max_words: u8, join_bonus: u8, common_penalty: u8, unlisted_after: u8, unlisted_before: u8, lifted: u8 },
+    Words { dictionaries: u8, exclude: u8, common: u8, case: u8, max_words: u8, join_bonus: u8, common_penalty: u8, unlisted_after: u8, unlisted_before: u8, lifted: u8, particles: u8 },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -178,7 +178,7 @@ fn pack_toml(case: &Case) -> String {
                     t.push_str(&format!("dictionaries = [{}]\n", dictionary_list(*listed)));
                 }
             }
-            KindIn::Words { dictionaries, exclude, common, case, max_words, join_bonus, common_penalty, unlisted_after, unlisted_before, lifted } => {
+            KindIn::Words { dictionaries, exclude, common, case, max_words, join_bonus, common_penalty, unlisted_after, unlisted_before, lifted, particles } => {
                 let include = if dictionaries & 7 == 0 { 1 } else { *dictionaries };
                 t.push_str(&format!("dictionaries = [{}]\n", dictionary_list(include)));
                 if exclude & 7 != 0 {
@@ -199,6 +199,9 @@ fn pack_toml(case: &Case) -> String {
                 // Lifts vetoes of the rule's own exclusions, after its given-name lists.
                 if unlisted_after & include & 7 != 0 && lifted & exclude & 7 != 0 {
                     t.push_str(&format!("lifted_after_given = [{}]\n", dictionary_list(lifted & exclude)));
+                }
+                if particles & 7 != 0 {
+                    t.push_str(&format!("particles = [{}]\n", dictionary_list(*particles)));
                 }
             }
         }

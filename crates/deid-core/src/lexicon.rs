@@ -77,17 +77,22 @@ impl Lexicon {
     }
 }
 
-/// Appends `word` lower-cased, with typographic apostrophes folded to `'` and diacritics
+/// Appends `word` lower-cased, with apostrophes (typographic or not) and diacritics
 /// removed, so `García`, `GARCIA` and `Garcia` share one key and the Census lists (plain
-/// ASCII) still find `Nguyễn`. Entries and looked-up words are folded alike. Keys are
-/// bytes, so an ASCII word (most of them) is copied and folded without a UTF-8 check;
-/// bytes that are not UTF-8 add nothing.
+/// ASCII, written `Oneill`) still find `Nguyễn` and `O'Neill`. Entries and looked-up words
+/// are folded alike. Keys are bytes, so an ASCII word (most of them) is copied and folded
+/// without a UTF-8 check; bytes that are not UTF-8 add nothing.
 #[inline]
 pub(crate) fn push_normalized(key: &mut Vec<u8>, word: &[u8]) {
     if word.is_ascii() {
-        let from = key.len();
-        key.extend_from_slice(word);
-        key[from..].make_ascii_lowercase();
+        if word.contains(&b'\'') {
+            let letters = word.iter().filter(|&&b| b != b'\'');
+            key.extend(letters.map(u8::to_ascii_lowercase));
+        } else {
+            let from = key.len();
+            key.extend_from_slice(word);
+            key[from..].make_ascii_lowercase();
+        }
         return;
     }
     let Ok(word) = std::str::from_utf8(word) else {
@@ -96,7 +101,7 @@ pub(crate) fn push_normalized(key: &mut Vec<u8>, word: &[u8]) {
     let mut buffer = [0; 4];
     for c in word.nfd() {
         match c {
-            '\u{2019}' | '\u{2018}' => key.push(b'\''),
+            '\u{2019}' | '\u{2018}' | '\'' => {}
             c if is_combining_mark(c) => {}
             c => {
                 for lower in c.to_lowercase() {
@@ -131,7 +136,10 @@ mod tests {
         assert_eq!(key, b"nguyen");
         key.clear();
         push_normalized(&mut key, "O’Brien".as_bytes());
-        assert_eq!(key, b"o'brien");
+        assert_eq!(key, b"obrien");
+        key.clear();
+        push_normalized(&mut key, b"D'Souza-O'Neill");
+        assert_eq!(key, b"dsouza-oneill");
         key.clear();
         push_normalized(&mut key, "ŻUKOWSKI".as_bytes());
         assert_eq!(key, b"zukowski");

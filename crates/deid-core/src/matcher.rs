@@ -710,6 +710,7 @@ impl Matcher {
                     let mut next = end;
                     // The bytes after a skipped middle initial that belong to it (its dot).
                     let mut dot = 0;
+                    let mut particles = 0;
                     if next + 1 < words.len()
                         && let Some(width) = middle_initial_dot(text, &words[next])
                         && is_join_gap(text, words[next - 1].end, words[next].start)
@@ -717,6 +718,9 @@ impl Matcher {
                     {
                         next += 1;
                         dot = width;
+                    } else if word_rule.particles != 0 {
+                        particles = self.particles_at(text, view, key, word_rule.particles, next);
+                        next += particles;
                     }
                     if next >= words.len()
                         || !is_join_gap(text, words[next - 1].end + dot, words[next].start)
@@ -727,9 +731,14 @@ impl Matcher {
                         (joined == 0 && lone_given && is_lifted_surname(view, word_rule, next))
                             .then_some(next + 1)
                     };
+                    let after_particles = || {
+                        (particles > 0 && is_unlisted_title(text, view, next, word_rule.common))
+                            .then_some(next + 1)
+                    };
                     match self
                         .word_match_at(text, view, key, word_rule, next)
                         .or_else(surname)
+                        .or_else(after_particles)
                     {
                         Some(after) => {
                             end = after;
@@ -794,6 +803,35 @@ impl Matcher {
                 next_free = i + 1;
             }
         }
+    }
+
+    /// How many name particles (`van`, `de la`: lower-case words of the `particles`
+    /// dictionaries, at most two) start at word `at`, each a single space after the word
+    /// before it and a single space before the word after them; 0 when that word is missing.
+    fn particles_at(
+        &self,
+        text: &[u8],
+        view: &WordView<'_>,
+        key: &mut Vec<u8>,
+        particles: u64,
+        at: usize,
+    ) -> usize {
+        let words = view.words;
+        let spaced = |k: usize| k < words.len() && &text[words[k - 1].end..words[k].start] == b" ";
+        let mut count = 0;
+        while count < 2 && spaced(at + count) {
+            let word = &words[at + count];
+            if word.shape.initial_upper || word.end - word.start > 5 {
+                break;
+            }
+            key.clear();
+            push_normalized(key, &text[word.start..word.end]);
+            if self.inner.rules.lexicon.get(key) & particles == 0 {
+                break;
+            }
+            count += 1;
+        }
+        if spaced(at + count) { count } else { 0 }
     }
 
     /// The end (exclusive word index) of the longest dictionary match of `rule` starting at
@@ -1007,9 +1045,10 @@ impl Matcher {
             let bytes = &text[word.start..word.end];
             let needle = match exact.get(bytes) {
                 Some(needle) => needle,
-                // PERF: most title-case words are no needle; an ASCII word's key has its
-                // length and its first letter in lower case, so these rule most out
-                // before the word is folded (folding every one cost 0.5 % of a scan).
+                // PERF: most title-case words are no needle; an ASCII word's key (with no
+                // apostrophe) has its length and its first letter in lower case, so these
+                // rule most out before the word is folded (folding every one cost 0.5 % of
+                // a scan).
                 None if word.shape.is_title() && folded_shapes.may_hold(bytes) => {
                     scratch.key.clear();
                     push_normalized(&mut scratch.key, bytes);
@@ -1052,9 +1091,10 @@ impl KeyShapes {
     }
 
     /// Whether `word`'s key may be one of the keys added; always for a word that is not
-    /// ASCII, whose key folding may shorten.
+    /// ASCII or holds an apostrophe, whose key folding may shorten.
     fn may_hold(&self, word: &[u8]) -> bool {
-        let Some(first) = word.first().filter(|_| word.is_ascii()) else {
+        let folds_as_is = word.is_ascii() && !word.contains(&b'\'');
+        let Some(first) = word.first().filter(|_| folds_as_is) else {
             return true;
         };
         self.lengths & 1 << word.len().min(63) != 0
@@ -1274,6 +1314,7 @@ fn word_rule_twins(rules: &RuleSet, word_rules: &[usize]) -> Vec<usize> {
             w.unlisted_after,
             w.unlisted_before,
             w.lifted_after_given,
+            w.particles,
             (w.unlisted_after | w.unlisted_before != 0).then_some(w.common),
         )),
         RuleKind::Pattern { .. } => None,

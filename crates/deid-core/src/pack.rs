@@ -124,6 +124,7 @@ pub(crate) struct WordRule {
     pub(crate) unlisted_after: u64,
     pub(crate) unlisted_before: u64,
     pub(crate) lifted_after_given: u64,
+    pub(crate) particles: u64,
 }
 
 impl Rule {
@@ -610,6 +611,7 @@ fn validate_rule(
                 (!spec.unlisted_after.is_empty(), "unlisted_after"),
                 (!spec.unlisted_before.is_empty(), "unlisted_before"),
                 (!spec.lifted_after_given.is_empty(), "lifted_after_given"),
+                (!spec.particles.is_empty(), "particles"),
                 (spec.common_penalty.is_some(), "common_penalty"),
             ];
             if let Some((_, key)) = word_keys.iter().find(|(set, _)| *set) {
@@ -668,6 +670,7 @@ fn validate_rule(
                 unlisted_after: dict_mask(&spec.unlisted_after, "unlisted_after")?,
                 unlisted_before: dict_mask(&spec.unlisted_before, "unlisted_before")?,
                 lifted_after_given: dict_mask(&spec.lifted_after_given, "lifted_after_given")?,
+                particles: dict_mask(&spec.particles, "particles")?,
             })
         }
         (true, true) => {

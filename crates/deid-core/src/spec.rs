@@ -149,6 +149,11 @@ pub struct RuleSpec {
     /// splint` and `Murphy sign` stay vetoed.
     #[serde(default)]
     pub lifted_after_given: Vec<String>,
+    /// Dictionaries of lower-case words that may stand, one or two, between two words of
+    /// a joined run; the title-case word after them joins even when no dictionary holds it
+    /// (`Angelina van Hemert`, `Rodrigo de la Cruz`).
+    #[serde(default)]
+    pub particles: Vec<String>,
     /// Validators every candidate must pass, by name.
     #[serde(default)]
     pub validators: Vec<String>,

@@ -1183,6 +1183,45 @@ negative_examples = ["Thompson splint"]
     }
 
     #[test]
+    fn a_run_joins_over_name_particles() {
+        let matcher = checked_matcher(
+            r#"[[dictionary]]
+id = "first"
+words = ["Angelina", "Rodrigo"]
+
+[[dictionary]]
+id = "particles"
+words = ["van", "de", "la"]
+
+[[rule]]
+id = "t.names"
+type = "NAME"
+dictionaries = ["first"]
+case = "title"
+join_bonus = 0.2
+particles = ["particles"]
+confidence = 0.5
+examples = [{ text = "Angelina van Hemert seen", match = "Angelina van Hemert" }]
+negative_examples = ["van Hemert"]
+"#,
+        );
+        // One or two lower-case particles, single-spaced; never three, never capitalised,
+        // never before a lower-case word or across two spaces.
+        let text = "Rodrigo de la Cruz. Angelina de la van Hemert. Angelina Van Hemert. \
+                    Angelina van home. Angelina van  Hemert.";
+        assert_eq!(
+            values_and_confidences(&matcher, text),
+            [
+                ("Rodrigo de la Cruz", 0.7),
+                ("Angelina", 0.5),
+                ("Angelina", 0.5),
+                ("Angelina", 0.5),
+                ("Angelina", 0.5),
+            ]
+        );
+    }
+
+    #[test]
     fn an_unlisted_word_coordinated_with_a_name_is_a_name() {
         let matcher = checked_matcher(
             r#"[[dictionary]]
