@@ -196,11 +196,13 @@ fn pack_toml(case: &Case) -> String {
                 if unlisted_before & include & 7 != 0 {
                     t.push_str(&format!("unlisted_before = [{}]\n", dictionary_list(unlisted_before & include)));
                 }
-                // Lifts vetoes of the rule's own exclusions, after its given-name lists.
-                if unlisted_after & include & 7 != 0 && lifted & exclude & 7 != 0 {
+                // Lifts vetoes of the rule's own exclusions, after its given-name lists; it
+                // and particles act in runs only (the loader refuses them without a bonus).
+                let joins = join_bonus % 51 != 0;
+                if joins && unlisted_after & include & 7 != 0 && lifted & exclude & 7 != 0 {
                     t.push_str(&format!("lifted_after_given = [{}]\n", dictionary_list(lifted & exclude)));
                 }
-                if particles & 7 != 0 {
+                if joins && particles & 7 != 0 {
                     t.push_str(&format!("particles = [{}]\n", dictionary_list(*particles)));
                 }
             }

@@ -644,6 +644,18 @@ fn validate_rule(
                     "`lifted_after_given` needs `unlisted_after` (the given-name lists)".into(),
                 ));
             }
+            // Both act only where words join into runs.
+            let joins = spec.join_bonus.is_some_and(|bonus| bonus > 0.0);
+            for (key, names) in [
+                ("lifted_after_given", &spec.lifted_after_given),
+                ("particles", &spec.particles),
+            ] {
+                if !names.is_empty() && !joins {
+                    return Err(invalid(format!(
+                        "`{key}` acts where words join into runs, which needs a `join_bonus` above 0"
+                    )));
+                }
+            }
             RuleKind::Words(WordRule {
                 include: dict_mask(&spec.dictionaries, "dictionaries")?,
                 exclude: dict_mask(&spec.exclude, "exclude")?,
@@ -895,7 +907,7 @@ examples = [{ text = "Anna", match = "Anna" }]
     }
 
     #[test]
-    fn lifted_vetoes_need_given_names() {
+    fn lifted_vetoes_need_given_names_and_joins() {
         let pack = r#"
 [[dictionary]]
 id = "given"
@@ -911,6 +923,7 @@ type = "NAME"
 dictionaries = ["given"]
 exclude = ["guard"]
 lifted_after_given = ["guard"]
+join_bonus = 0.1
 examples = [{ text = "John", match = "John" }]
 "#;
         let build = |pack: &str| {
@@ -925,7 +938,10 @@ examples = [{ text = "John", match = "John" }]
             error.contains("`lifted_after_given` needs `unlisted_after`"),
             "{error}"
         );
-        build(&pack.replace("exclude =", "unlisted_after = [\"given\"]\nexclude =")).unwrap();
+        let with_given = pack.replace("exclude =", "unlisted_after = [\"given\"]\nexclude =");
+        build(&with_given).unwrap();
+        let error = build(&with_given.replace("join_bonus = 0.1", "join_bonus = 0.0")).unwrap_err();
+        assert!(error.contains("needs a `join_bonus` above 0"), "{error}");
     }
 
     const FRAGMENT_PACK: &str = r#"
