@@ -824,9 +824,8 @@ impl Matcher {
             if word.shape.initial_upper || word.end - word.start > 5 {
                 break;
             }
-            key.clear();
-            push_normalized(key, &text[word.start..word.end]);
-            if self.inner.rules.lexicon.get(key) & particles == 0 {
+            let (all, _) = word_masks(text, word, &self.inner.rules.lexicon, key);
+            if all & particles == 0 {
                 break;
             }
             count += 1;
