@@ -3,8 +3,9 @@
 //! A table is classified first, from a sample: a column labelled with an entity type is
 //! reported (scan) or replaced (redact) whole, cell by cell; a `FREE_TEXT` column is
 //! scanned cell by cell; other columns are kept. Parts (CSV chunks, Parquet row groups)
-//! run in parallel and results are written in input order: a scan streams each part a
-//! slice at a time (a Parquet batch), a redaction runs windows of a few parts per thread.
+//! run in parallel and results are written in input order as they arrive
+//! ([`in_part_order`]): a scan streams each part a slice at a time (a Parquet batch), a
+//! CSV redaction a part at a time.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -29,9 +30,6 @@ use crate::cli::InputArgs;
 
 /// The rule id of findings that come from a column's label rather than from a rule.
 pub(super) const COLUMN_RULE: &str = "column.classified";
-/// Parts in flight per thread.
-const PARTS_PER_THREAD: usize = 2;
-
 /// An opened table.
 pub(super) enum Table {
     Csv { layout: CsvLayout, content: Content },
@@ -338,14 +336,15 @@ fn describe(classes: &[ColumnClass]) -> String {
 }
 
 impl TableRun<'_> {
-    /// Scans a table's parts on driver threads, each part a slice at a time, and writes the
-    /// findings in input order on this thread as the slices arrive.
+    /// Scans a table's parts a slice at a time, each slice's work (decoding, visiting,
+    /// scanning) in the pool, and writes the findings in input order on this thread as the
+    /// slices arrive. Memory holds a few slices per part in flight whatever the size of a
+    /// part: a Parquet row group of a million rows never sits whole in memory with its
+    /// findings.
     ///
-    /// A driver holds one part and runs each slice's work (decoding, visiting, scanning) in
-    /// the pool, so the work uses the threads asked for; it waits outside the pool, on a
-    /// channel of one slice, until the writer takes its slices. Memory thus holds a few
-    /// slices per driver whatever the size of a part: a Parquet row group of a million rows
-    /// no longer sits whole in memory with its findings.
+    /// Visiting the next slice while the free-text cells of the current one were scanned
+    /// (`rayon::join`) gained nothing measurable on a Parquet file of one row group and took
+    /// one more slice of memory per part in flight.
     fn scan<W: Write>(
         &self,
         table: &Table,
@@ -359,45 +358,26 @@ impl TableRun<'_> {
         } = *self;
         let columns = ColumnRecords::new(table, name, classes);
         let scanner = CellScanner::new(engine);
-        let (senders, receivers): (Vec<_>, Vec<_>) = (0..table.parts())
-            .map(|_| mpsc::sync_channel::<SliceMessage>(1))
-            .unzip();
-        // Each driver owns the sender of the part it works on, so a driver that stops for
-        // any reason, a panic included, closes its part's channel.
-        let parts = Mutex::new(senders.into_iter().enumerate());
-        // One part per thread and one more, so that a part whose slices wait for the writer
-        // leaves no thread idle; each driver holds a Parquet reader's pages and dictionaries
-        // (~30 MB for the bench table's 17 columns), so more cost memory for no speed.
-        let drivers = (pool.current_num_threads() + 1).min(table.parts());
-        std::thread::scope(|scope| {
-            for _ in 0..drivers {
-                scope.spawn(|| {
-                    let next = || parts.lock().unwrap_or_else(PoisonError::into_inner).next();
-                    while let Some((part, sender)) = next() {
-                        if !drive_part(pool, &scanner, table, part, classes, show_values, &sender) {
-                            break;
-                        }
-                    }
-                });
-            }
-            // Returning drops the receivers, which stops the drivers at their next slice.
-            let receivers = receivers;
-            for (part, receiver) in receivers.iter().enumerate() {
-                loop {
-                    match receiver.recv() {
-                        Ok(SliceMessage::Cells { report, findings }) => {
-                            report_issues(name, &report, args)?;
-                            self.write_findings(table, name, &columns, &findings, emitter)?;
-                        }
-                        Ok(SliceMessage::Done) => break,
-                        Ok(SliceMessage::Failed(error)) => return Err(error),
-                        Err(mpsc::RecvError) => {
-                            bail!("{name}: part {} stopped unfinished", part + 1)
-                        }
-                    }
+        // Columns that are neither reported nor scanned need not be decoded.
+        let wanted = |column: usize| classes.get(column).is_some_and(|c| c.label != Label::None);
+        let scan_part = |part: usize, send: &dyn Fn(ScannedSlice) -> bool| {
+            let mut cursor = table.cursor(part, &wanted)?;
+            loop {
+                let scanned = pool.install(|| {
+                    let slice = visit_slice(&mut cursor, classes, show_values)?;
+                    anyhow::Ok(slice.map(|slice| scan_slice(&scanner, slice, show_values)))
+                })?;
+                let Some(scanned) = scanned else {
+                    return Ok(());
+                };
+                if !send(scanned) {
+                    return Ok(());
                 }
             }
-            Ok(())
+        };
+        in_part_order(pool, name, table.parts(), scan_part, |slice| {
+            report_issues(name, &slice.report, args)?;
+            self.write_findings(table, name, &columns, &slice.findings, emitter)
         })
     }
 
@@ -485,16 +465,84 @@ impl ColumnRecords {
     }
 }
 
-/// What a driver tells the writer about its part, a slice at a time.
-enum SliceMessage {
-    /// A slice's findings in cell order, and the problems of its rows.
-    Cells {
-        report: PartReport,
-        findings: Vec<CellFinding>,
-    },
+/// A slice's findings in cell order, and the problems of its rows.
+struct ScannedSlice {
+    report: PartReport,
+    findings: Vec<CellFinding>,
+}
+
+/// What a driver tells the writer about its part.
+enum PartMessage<T> {
+    /// One result of the part, in order.
+    Item(T),
     /// The part is done.
     Done,
     Failed(anyhow::Error),
+}
+
+/// Runs `work` for every part of table `name` on driver threads, and hands what each part
+/// sends to `consume` on this thread in input order, as it arrives.
+///
+/// `work(part, send)` runs its heavy work in `pool`, so that it uses the threads asked for,
+/// and calls `send` with each result of the part in order; `send` returns `false` once the
+/// consumer has stopped, and `work` should then return. A driver holds one part and waits
+/// outside the pool, on a channel of one result, until `consume` takes its results: one
+/// driver per thread and one more, so that a part whose results wait for the consumer
+/// leaves no thread idle, and the consumer (writing output) runs while the pool works on
+/// the next parts. More drivers cost memory (a Parquet reader's pages and dictionaries,
+/// ~30 MB for the bench table's 17 columns) for no speed.
+fn in_part_order<T: Send>(
+    pool: &rayon::ThreadPool,
+    name: &str,
+    parts: usize,
+    work: impl Fn(usize, &dyn Fn(T) -> bool) -> anyhow::Result<()> + Sync,
+    mut consume: impl FnMut(T) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let (senders, receivers): (Vec<_>, Vec<_>) = (0..parts)
+        .map(|_| mpsc::sync_channel::<PartMessage<T>>(1))
+        .unzip();
+    // Each driver owns the sender of the part it works on, so a driver that stops for any
+    // reason, a panic included, closes its part's channel.
+    let senders = Mutex::new(senders.into_iter().enumerate());
+    let drivers = (pool.current_num_threads() + 1).min(parts);
+    std::thread::scope(|scope| {
+        for _ in 0..drivers {
+            scope.spawn(|| {
+                let next = || {
+                    senders
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .next()
+                };
+                while let Some((part, sender)) = next() {
+                    let send = |item| sender.send(PartMessage::Item(item)).is_ok();
+                    let end = match work(part, &send) {
+                        Ok(()) => PartMessage::Done,
+                        Err(error) => PartMessage::Failed(error),
+                    };
+                    // Sending fails only when the consumer has stopped.
+                    if sender.send(end).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        // Returning drops the receivers, which stops the drivers at their next result.
+        let receivers = receivers;
+        for (part, receiver) in receivers.iter().enumerate() {
+            loop {
+                match receiver.recv() {
+                    Ok(PartMessage::Item(item)) => consume(item)?,
+                    Ok(PartMessage::Done) => break,
+                    Ok(PartMessage::Failed(error)) => return Err(error),
+                    Err(mpsc::RecvError) => {
+                        bail!("{name}: part {} stopped unfinished", part + 1)
+                    }
+                }
+            }
+        }
+        Ok(())
+    })
 }
 
 /// A slice of a part, visited: the findings of its labelled cells, and its free-text cells
@@ -506,50 +554,6 @@ struct VisitedSlice {
     /// all of them raised the peak memory of a Parquet scan of the 64 MiB bench table by
     /// 17 MB (its doubling) for no measurable gain.
     texts: Vec<(u64, usize, Vec<u8>)>,
-}
-
-/// Visits and scans part `part` slice by slice, each slice's work in `pool`, sending each
-/// slice's findings through `sender`. Returns whether to go on with another part: `false`
-/// once the writer stopped listening or the part failed.
-///
-/// Visiting the next slice while the free-text cells of the current one were scanned
-/// (`rayon::join`) gained nothing measurable on a Parquet file of one row group and took
-/// one more slice of memory per driver.
-fn drive_part(
-    pool: &rayon::ThreadPool,
-    scanner: &CellScanner<'_>,
-    table: &Table,
-    part: usize,
-    classes: &[ColumnClass],
-    show_values: bool,
-    sender: &mpsc::SyncSender<SliceMessage>,
-) -> bool {
-    let fail = |error| {
-        // Sending fails only when the writer has stopped.
-        let _ = sender.send(SliceMessage::Failed(error));
-        false
-    };
-    // Columns that are neither reported nor scanned need not be decoded.
-    let wanted = |column: usize| classes.get(column).is_some_and(|c| c.label != Label::None);
-    let mut cursor = match table.cursor(part, &wanted) {
-        Ok(cursor) => cursor,
-        Err(error) => return fail(error),
-    };
-    loop {
-        let step = pool.install(|| {
-            let slice = visit_slice(&mut cursor, classes, show_values)?;
-            anyhow::Ok(slice.map(|slice| scan_slice(scanner, slice, show_values)))
-        });
-        match step {
-            Ok(Some(cells)) => {
-                if sender.send(cells).is_err() {
-                    return false;
-                }
-            }
-            Ok(None) => return sender.send(SliceMessage::Done).is_ok(),
-            Err(error) => return fail(error),
-        }
-    }
 }
 
 /// Visits the next slice of a part, `None` when it is done: labelled cells become
@@ -592,7 +596,7 @@ const CELLS_PER_TASK: usize = 256;
 
 /// Scans a visited slice's free-text cells in parallel tasks, so that a slice much larger
 /// than others still uses every core, and puts all its findings in cell order.
-fn scan_slice(scanner: &CellScanner<'_>, slice: VisitedSlice, show_values: bool) -> SliceMessage {
+fn scan_slice(scanner: &CellScanner<'_>, slice: VisitedSlice, show_values: bool) -> ScannedSlice {
     let VisitedSlice {
         report,
         labelled: mut out,
@@ -624,7 +628,7 @@ fn scan_slice(scanner: &CellScanner<'_>, slice: VisitedSlice, show_values: bool)
     // come in sorted runs (a Parquet batch column by column): cachegrind counted 4x the
     // instructions for an unstable one on a 64 MiB table.
     out.sort_by_key(|cell| (cell.row, cell.column, cell.finding.start));
-    SliceMessage::Cells {
+    ScannedSlice {
         report,
         findings: out,
     }
@@ -693,28 +697,31 @@ impl TableRun<'_> {
                 let mut header = Vec::new();
                 layout.write_header(content, &rewriter, &mut header);
                 file.write_all(&header)?;
-                let window = pool.current_num_threads() * PARTS_PER_THREAD;
-                for chunk in layout.parts.chunks(window) {
-                    let results: Vec<(PartReport, u64, Vec<u8>)> = pool.install(|| {
-                        chunk
-                            .par_iter()
-                            .map(|part| {
-                                let mut out =
-                                    Vec::with_capacity(part.bytes.len() + part.bytes.len() / 8);
-                                let (report, changed) =
-                                    layout.rewrite_part(content, part, &rewriter, &mut out);
-                                (report, changed, out)
-                            })
-                            .collect()
-                    });
-                    for (report, changed, out) in results {
+                let rewrite_part =
+                    |part: usize, send: &dyn Fn((PartReport, u64, Vec<u8>)) -> bool| {
+                        let part = &layout.parts[part];
+                        let rewritten = pool.install(|| {
+                            let mut out =
+                                Vec::with_capacity(part.bytes.len() + part.bytes.len() / 8);
+                            let (report, changed) =
+                                layout.rewrite_part(content, part, &rewriter, &mut out);
+                            (report, changed, out)
+                        });
+                        send(rewritten);
+                        Ok(())
+                    };
+                in_part_order(
+                    pool,
+                    name,
+                    layout.parts.len(),
+                    rewrite_part,
+                    |(report, changed, out)| {
                         report_issues(name, &report, args)?;
                         emitter.totals.findings += changed;
-                        file.write_all(&out).with_context(|| {
-                            format!("{}: write failed", file.target().display())
-                        })?;
-                    }
-                }
+                        file.write_all(&out)
+                            .with_context(|| format!("{}: write failed", file.target().display()))
+                    },
+                )?;
             }
             Table::Parquet(parquet) => {
                 let summary = pool.install(|| parquet.rewrite(&rewriter, &mut file))?;
