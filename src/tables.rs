@@ -28,11 +28,11 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 use std::sync::RwLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use deid_core::{EntityType, Finding, Scratch};
 use deid_tables::CellRewriter;
 use deid_tables::classify::Label;
+use deid_transform::counters::Counters;
 use deid_transform::{Action, Policy, Redactor};
 
 use crate::Engine;
@@ -218,7 +218,7 @@ pub struct PolicyRewriter<'a> {
     subject: Option<usize>,
     /// The subject of rows without one: the file.
     file: &'a [u8],
-    changed: Vec<AtomicU64>,
+    changed: Counters,
 }
 
 impl<'a> PolicyRewriter<'a> {
@@ -248,7 +248,7 @@ impl<'a> PolicyRewriter<'a> {
             plans,
             subject,
             file: file.as_bytes(),
-            changed: columns.iter().map(|_| AtomicU64::new(0)).collect(),
+            changed: Counters::new(columns.len()),
         }
     }
 
@@ -259,9 +259,7 @@ impl<'a> PolicyRewriter<'a> {
 
     /// Cells of column `index` changed so far.
     pub fn changed(&self, index: usize) -> u64 {
-        self.changed
-            .get(index)
-            .map_or(0, |n| n.load(Ordering::Relaxed))
+        self.changed.get(index)
     }
 }
 
@@ -307,7 +305,7 @@ impl CellRewriter for PolicyRewriter<'_> {
             ColumnPlan::Keep | ColumnPlan::Drop => false,
         };
         if changed {
-            self.changed[column].fetch_add(1, Ordering::Relaxed);
+            self.changed.add(column, 1);
         }
         changed
     }

@@ -32,6 +32,7 @@
 use std::ops::RangeInclusive;
 
 use chrono::{Datelike, Days, NaiveDate};
+use smallvec::SmallVec;
 
 /// The leap year in which dates without a year are shifted.
 pub const REFERENCE_YEAR: i32 = 2020;
@@ -256,11 +257,21 @@ enum Piece<'a> {
     },
 }
 
+/// The most fields a date has: year, month and day.
+const MAX_FIELDS: usize = 3;
+
+/// A date's fields, on the stack: transforms read a date per cell of a date column.
+type Fields<'a> = SmallVec<[Field<'a>; MAX_FIELDS]>;
+
+/// The gaps around a date's fields, one more than the fields.
+type Gaps<'a> = SmallVec<[&'a str; MAX_FIELDS + 1]>;
+
 /// A value read as a date and the template to write another date the same way.
 #[derive(Debug)]
 struct Template<'a> {
     date: NaiveDate,
-    pieces: Vec<Piece<'a>>,
+    /// Lead, a gap and a field per field, the last gap, the time and the trail.
+    pieces: SmallVec<[Piece<'a>; 2 * MAX_FIELDS + 4]>,
 }
 
 impl<'a> Template<'a> {
@@ -271,7 +282,11 @@ impl<'a> Template<'a> {
         let (text, time) = split_time(core)?;
         let (fields, gaps) = lex(text)?;
         let (fields, gaps, roles): (_, _, &[Role]) = match split_compact(&fields, &gaps) {
-            Some(split) => (split, vec![""; 4], &[Role::Year, Role::Month, Role::Day]),
+            Some(split) => (
+                split,
+                Gaps::from_elem("", MAX_FIELDS + 1),
+                &[Role::Year, Role::Month, Role::Day],
+            ),
             None => {
                 let roles = roles(&fields, &gaps)?;
                 (fields, gaps, roles)
@@ -304,7 +319,8 @@ impl<'a> Template<'a> {
             .find_map(|(field, _)| field.padded())
             .unwrap_or(numeric);
 
-        let mut pieces = vec![Piece::Text(lead)];
+        let mut pieces = SmallVec::new();
+        pieces.push(Piece::Text(lead));
         for ((field, role), gap) in fields.iter().zip(roles).zip(&gaps) {
             pieces.push(Piece::Text(gap));
             let pad = field.padded().unwrap_or(shared_pad);
@@ -465,7 +481,7 @@ fn eat(rest: &mut &[u8], prefix: &[u8]) -> bool {
 
 /// Splits `20210314`, the only date without separators between its numbers, into its year,
 /// month and day.
-fn split_compact<'a>(fields: &[Field<'a>], gaps: &[&str]) -> Option<Vec<Field<'a>>> {
+fn split_compact<'a>(fields: &[Field<'a>], gaps: &[&str]) -> Option<Fields<'a>> {
     let [
         Field::Number {
             digits,
@@ -482,19 +498,21 @@ fn split_compact<'a>(fields: &[Field<'a>], gaps: &[&str]) -> Option<Vec<Field<'a
                 digits,
                 ordinal: None,
             })
-            .to_vec()
+            .into_iter()
+            .collect()
     })
 }
 
 /// Splits a date into its fields and the gaps around them (one more gap than fields).
 ///
-/// Gaps may hold spaces, `,`, `.`, `/`, `-` and the word `of`; anything else is no date.
-fn lex(s: &str) -> Option<(Vec<Field<'_>>, Vec<&str>)> {
+/// Gaps may hold spaces, `,`, `.`, `/`, `-` and the word `of`; anything else is no date,
+/// and so is more than [`MAX_FIELDS`] fields.
+fn lex(s: &str) -> Option<(Fields<'_>, Gaps<'_>)> {
     let bytes = s.as_bytes();
     let run_end = |from: usize, class: fn(&u8) -> bool| {
         from + bytes[from..].iter().take_while(|b| class(b)).count()
     };
-    let (mut fields, mut gaps) = (Vec::new(), Vec::new());
+    let (mut fields, mut gaps) = (Fields::new(), Gaps::new());
     let (mut gap_start, mut i) = (0, 0);
     while let Some(&b) = bytes.get(i) {
         let (field, end) = if b.is_ascii_digit() {
@@ -531,6 +549,9 @@ fn lex(s: &str) -> Option<(Vec<Field<'_>>, Vec<&str>)> {
         } else {
             return None;
         };
+        if fields.len() == MAX_FIELDS {
+            return None;
+        }
         gaps.push(&s[gap_start..i]);
         fields.push(field);
         (gap_start, i) = (end, end);
@@ -582,7 +603,7 @@ fn month_name(s: &str, start: usize, end: usize) -> Option<Field<'static>> {
 fn roles(fields: &[Field<'_>], gaps: &[&str]) -> Option<&'static [Role]> {
     use Kind::{Digits, Name, Ordinal};
     use Role::{Day, Month, Year};
-    let kinds: Vec<Kind> = fields.iter().map(Field::kind).collect();
+    let kinds: SmallVec<[Kind; MAX_FIELDS]> = fields.iter().map(Field::kind).collect();
     let (first, inner, last) = (gaps.first()?, gaps.get(1..gaps.len() - 1)?, gaps.last()?);
     if !first.is_empty() {
         return None;

@@ -26,6 +26,7 @@
 
 use deid_core::Finding;
 
+pub mod counters;
 pub mod dates;
 mod ff1;
 pub mod fpe;

@@ -11,12 +11,12 @@
 //! falls back to `tag`, never to keeping the value, and the tally counts the fallback.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use deid_core::{EntityType, Finding};
 use hmac::Mac;
 use zeroize::Zeroizing;
 
+use crate::counters::Counters;
 use crate::fpe::FormatPreserving;
 use crate::key::{Key, Purpose};
 use crate::policy::{Action, Policy};
@@ -312,16 +312,14 @@ impl Transform for SubjectTransform<'_> {
 /// Counts of what a run did, by entity type and action; safe to update from any thread.
 #[derive(Debug)]
 pub struct Tally {
-    done: Vec<AtomicU64>,
-    fallbacks: Vec<AtomicU64>,
+    /// Values replaced, then values that fell back, each by [`Tally::index`].
+    counts: Counters,
 }
 
 impl Default for Tally {
     fn default() -> Tally {
-        let cells = EntityType::ALL.len() * Action::ALL.len();
         Tally {
-            done: (0..cells).map(|_| AtomicU64::new(0)).collect(),
-            fallbacks: (0..cells).map(|_| AtomicU64::new(0)).collect(),
+            counts: Counters::new(2 * Tally::LINES),
         }
     }
 }
@@ -340,6 +338,8 @@ pub struct TallyEntry {
 }
 
 impl Tally {
+    const LINES: usize = EntityType::ALL.len() * Action::ALL.len();
+
     fn index(entity: EntityType, action: Action) -> usize {
         let e = EntityType::ALL
             .iter()
@@ -354,11 +354,12 @@ impl Tally {
 
     /// Counts one value replaced by `action`.
     pub fn count(&self, entity: EntityType, action: Action) {
-        self.done[Tally::index(entity, action)].fetch_add(1, Ordering::Relaxed);
+        self.counts.add(Tally::index(entity, action), 1);
     }
 
     fn count_fallback(&self, entity: EntityType, action: Action) {
-        self.fallbacks[Tally::index(entity, action)].fetch_add(1, Ordering::Relaxed);
+        self.counts
+            .add(Tally::LINES + Tally::index(entity, action), 1);
     }
 
     /// The non-zero lines, by entity type then action.
@@ -367,8 +368,8 @@ impl Tally {
         for entity in EntityType::ALL {
             for action in Action::ALL {
                 let i = Tally::index(*entity, action);
-                let applied = self.done[i].load(Ordering::Relaxed);
-                let fell_back = self.fallbacks[i].load(Ordering::Relaxed);
+                let applied = self.counts.get(i);
+                let fell_back = self.counts.get(Tally::LINES + i);
                 if applied + fell_back > 0 {
                     entries.push(TallyEntry {
                         entity: *entity,
