@@ -263,7 +263,10 @@ impl CsvLayout {
         let mut report = PartReport::default();
         let mut record = Record::default();
         let input = &bytes[part.bytes.clone()];
-        let utf8_part = std::str::from_utf8(input).is_ok();
+        // PERF: std's validation took 5 % of the samples of a one-thread scan of the 1 GiB
+        // bench CSV; with simdutf8 (in the tree already, through parquet) the scan ran
+        // ~3 % faster.
+        let utf8_part = simdutf8::basic::from_utf8(input).is_ok();
         let mut records = Records::new(self.delimiter, input);
         let mut row = part.first_row;
         while records.next(&mut record) {
