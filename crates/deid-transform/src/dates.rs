@@ -337,15 +337,8 @@ impl<'a> Reading<'a> {
 
 impl<'a> Template<'a> {
     fn parse(value: &'a str) -> Option<Template<'a>> {
-        let Reading {
-            date,
-            fields,
-            gaps,
-            roles,
-            lead,
-            time,
-            trail,
-        } = Reading::of(value)?;
+        let reading = Reading::of(value)?;
+        let (fields, gaps, roles) = (&reading.fields, &reading.gaps, reading.roles);
 
         // A month or day whose digits do not say whether it was padded follows the other
         // one; if neither says, numeric dates pad (`12/10/2021`) and textual ones do not.
@@ -358,8 +351,8 @@ impl<'a> Template<'a> {
             .unwrap_or(numeric);
 
         let mut pieces = SmallVec::new();
-        pieces.push(Piece::Text(lead));
-        for ((field, role), gap) in fields.iter().zip(roles).zip(&gaps) {
+        pieces.push(Piece::Text(reading.lead));
+        for ((field, role), gap) in fields.iter().zip(roles).zip(gaps) {
             pieces.push(Piece::Text(gap));
             let pad = field.padded().unwrap_or(shared_pad);
             pieces.push(match (*field, role) {
@@ -371,9 +364,12 @@ impl<'a> Template<'a> {
                 (Field::MonthName { form, case, .. }, _) => Piece::MonthName { form, case },
             });
         }
-        pieces.extend([*gaps.last()?, time, trail].map(Piece::Text));
+        pieces.extend([*gaps.last()?, reading.time, reading.trail].map(Piece::Text));
         pieces.retain(|piece| *piece != Piece::Text(""));
-        Some(Template { date, pieces })
+        Some(Template {
+            date: reading.date,
+            pieces,
+        })
     }
 
     fn render(&self, date: NaiveDate) -> Option<String> {
