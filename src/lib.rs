@@ -294,6 +294,8 @@ pub fn record_subject(
 
 #[cfg(test)]
 mod tests {
+    use rayon::prelude::*;
+
     use super::*;
 
     #[test]
@@ -314,5 +316,35 @@ mod tests {
             record_subject(&parsed, redactor.policy(), &FieldSelection::default()).as_deref(),
             Some("7")
         );
+    }
+
+    #[test]
+    fn scratch_is_lent_inside_a_pool_and_within_itself() {
+        let engine = Engine::new().unwrap();
+        let text = "Seen by Dr. Maria Lopez; call 312-555-0142.";
+        let expected = engine.scan_text(text);
+        assert!(!expected.is_empty());
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let nested: Vec<_> = pool.install(|| {
+            (0..8)
+                .into_par_iter()
+                .map(|_| {
+                    // The worker's slot is held here, so the inner scan takes the pool's.
+                    engine.with_scratch(|outer| {
+                        let inner = engine.scan_text(text);
+                        let mut found = Vec::new();
+                        engine.scan_bytes_into(text.as_bytes(), outer, &mut found);
+                        (inner, found)
+                    })
+                })
+                .collect()
+        });
+        for (inner, outer) in nested {
+            assert_eq!(inner, expected);
+            assert_eq!(outer, expected);
+        }
     }
 }
