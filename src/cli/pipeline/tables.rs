@@ -30,6 +30,7 @@ use crate::cli::InputArgs;
 
 /// The rule id of findings that come from a column's label rather than from a rule.
 pub(super) const COLUMN_RULE: &str = "column.classified";
+
 /// An opened table.
 pub(super) enum Table {
     Csv { layout: CsvLayout, content: Content },
@@ -511,15 +512,8 @@ impl FindingList {
 
     /// The findings in cell order.
     fn iter(&self) -> impl Iterator<Item = &CellFinding> {
-        let mut next = 0;
-        std::iter::from_fn(move || {
-            let index = match &self.order {
-                Some(order) => *order.get(next)?,
-                None => next,
-            };
-            next += 1;
-            self.findings.get(index)
-        })
+        let order = self.order.as_deref();
+        (0..self.findings.len()).map(move |i| &self.findings[order.map_or(i, |order| order[i])])
     }
 }
 
