@@ -816,10 +816,12 @@ struct Emitter<'a, W: Write> {
 }
 
 impl<W: Write> Emitter<'_, W> {
-    /// Counts one finding in the run's totals.
-    fn count(&mut self, entity: EntityType) {
-        self.totals.findings += 1;
-        *self.totals.by_type.entry(entity).or_default() += 1;
+    /// Counts `n` findings of `entity` in the run's totals.
+    fn count(&mut self, entity: EntityType, n: u64) {
+        if n > 0 {
+            self.totals.findings += n;
+            *self.totals.by_type.entry(entity).or_default() += n;
+        }
     }
 
     fn emit(&mut self, item: &Item, result: ItemResult) -> anyhow::Result<()> {
@@ -845,7 +847,7 @@ impl<W: Write> Emitter<'_, W> {
                 if matches!(self.mode, Mode::Scan { .. }) {
                     self.sink.write(&record)?;
                 }
-                self.count(located.finding.entity);
+                self.count(located.finding.entity, 1);
             }
             if let Some(error) = &result.error {
                 // `error` starts with its position (`LINE: error: …`).
