@@ -151,6 +151,10 @@ fn findings_of_a_table_of_many_parts_come_in_row_order() {
     let path = write(dir.path(), "many_parts.csv", &csv);
     let run = deid(&["scan", "--format", "jsonl", "-q", "-j", "2", &path]);
     assert_eq!(run.code, 1, "{}", run.stderr);
+    // One thread has parts enough to scan cells where they are read, two copy them to
+    // scan in parallel tasks: the findings are the same.
+    let one_thread = deid(&["scan", "--format", "jsonl", "-q", "-j", "1", &path]);
+    assert_eq!(one_thread.stdout, run.stdout);
     let rows_found: Vec<u64> = run
         .jsonl()
         .iter()
