@@ -264,8 +264,10 @@ pub(super) fn classify(args: &ClassifyArgs) -> anyhow::Result<std::process::Exit
             }
             continue;
         }
-        let classes = Table::open(source, &name, content, format, &args.input)
-            .and_then(|table| pool.install(|| table.classify(engine, &name, &pins)));
+        let classes = pool.install(|| {
+            Table::open(source, &name, content, format, &args.input)
+                .and_then(|table| table.classify(engine, &name, &pins))
+        });
         match classes {
             Ok(classes) => tables.push((name, classes)),
             Err(error) => {
@@ -564,7 +566,8 @@ fn run<W: Write>(
                 content,
                 format,
             } = file;
-            match Table::open(&source, &name, content, format, args) {
+            // In the pool: planning a CSV proves its cuts in parallel, on the threads asked for.
+            match pool.install(|| Table::open(&source, &name, content, format, args)) {
                 Ok(table) => table_run.process(&table, &name, id, &mut emitter)?,
                 Err(error) => {
                     eprintln!("{error:#}");
