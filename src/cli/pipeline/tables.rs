@@ -712,9 +712,10 @@ struct VisitedSlice {
     labelled: Vec<WholeCell>,
     /// The findings of the free-text cells scanned in place.
     scanned: Vec<CellFinding>,
-    /// Copied, as a Parquet value lives only while its batch is visited. One buffer for
-    /// all of them raised the peak memory of a Parquet scan of the 64 MiB bench table by
-    /// 17 MB (its doubling) for no measurable gain.
+    /// The free-text cells not scanned in place, copied: a value lives only while it is
+    /// visited (a Parquet value while its batch is). One buffer for all of them raised the
+    /// peak memory of a Parquet scan of the 64 MiB bench table by 17 MB (its doubling) for
+    /// no measurable gain.
     texts: Vec<(u64, usize, Vec<u8>)>,
 }
 
@@ -761,9 +762,9 @@ fn visit_slice(
 /// Free-text cells scanned together by one task: enough work to pay for a task.
 const CELLS_PER_TASK: usize = 256;
 
-/// Scans a visited slice's free-text cells in parallel tasks, so that a slice much larger
-/// than others still uses every core, and puts the findings of labelled and of free-text
-/// cells each in cell order.
+/// Scans a visited slice's copied free-text cells in parallel tasks, so that a slice much
+/// larger than others still uses every core, and puts the findings of labelled and of
+/// free-text cells each in cell order.
 fn scan_slice(scanner: &CellScanner<'_>, slice: VisitedSlice, show_values: bool) -> ScannedSlice {
     let VisitedSlice {
         report,
