@@ -403,7 +403,7 @@ impl TableRun<'_> {
         // are visited; with few (a Parquet file of one row group of millions of rows),
         // they are copied and scanned in parallel tasks.
         let in_place = table.parts() >= 4 * pool.current_num_threads();
-        let spare = Spare::default();
+        let spare = Spare::new();
         let scan_part = |part: usize, send: &dyn Fn(ScannedSlice) -> bool| {
             let mut cursor = table.cursor(part, &wanted)?;
             loop {
@@ -428,7 +428,10 @@ impl TableRun<'_> {
         in_part_order(pool, name, table.parts(), scan_part, |slice| {
             report_issues(name, &slice.report, args)?;
             self.write_findings(table, name, &columns, slice.in_cell_order(), emitter)?;
-            spare.give(slice.labelled.findings, slice.scanned.findings);
+            let (mut whole, mut scanned) = (slice.labelled.findings, slice.scanned.findings);
+            whole.clear();
+            scanned.clear();
+            spare.give((whole, scanned));
             Ok(())
         })
     }
@@ -733,7 +736,7 @@ fn visit_slice(
     cursor: &mut PartCursor<'_>,
     classes: &[ColumnClass],
     show_values: bool,
-    spare: &Spare,
+    spare: &Spare<(Vec<WholeCell>, Vec<CellFinding>)>,
     mut in_place: Option<&mut Cells<'_>>,
 ) -> anyhow::Result<Option<VisitedSlice>> {
     let (mut labelled, mut scanned) = spare.take();
@@ -762,31 +765,38 @@ fn visit_slice(
     }))
 }
 
-/// The lists of slices the writer is done with, emptied, for the next slices to fill.
+/// Buffers the writer is done with (a slice's lists, a rewritten part), emptied by it, for
+/// the next parts to fill.
 ///
-/// PERF: the list of a CSV part's whole cells is ~1 MB; allocated afresh for every part, it
-/// came from the kernel as new pages each time, and zeroing them (`clear_page_erms`) took
-/// 7 % of a two-thread scan of the 1 GiB bench CSV.
-#[derive(Default)]
-struct Spare {
-    lists: Mutex<Vec<(Vec<WholeCell>, Vec<CellFinding>)>>,
+/// PERF: the list of a CSV part's whole cells is ~1 MB, a rewritten part ~1 MB; allocated
+/// afresh for every part, they came from the kernel as new pages each time, and zeroing
+/// them (`clear_page_erms`) took 7 % of a two-thread scan of the 1 GiB bench CSV and 4 %
+/// of a one-thread redaction.
+struct Spare<T> {
+    buffers: Mutex<Vec<T>>,
 }
 
-/// Lists kept at most: a few per thread are in flight at once.
-const SPARE_LISTS: usize = 16;
+/// Buffers kept at most: a few per thread are in flight at once.
+const SPARE_BUFFERS: usize = 16;
 
-impl Spare {
-    fn take(&self) -> (Vec<WholeCell>, Vec<CellFinding>) {
-        let mut lists = self.lists.lock().unwrap_or_else(PoisonError::into_inner);
-        lists.pop().unwrap_or_default()
+impl<T: Default> Spare<T> {
+    fn new() -> Spare<T> {
+        Spare {
+            buffers: Mutex::new(Vec::new()),
+        }
     }
 
-    fn give(&self, mut whole: Vec<WholeCell>, mut scanned: Vec<CellFinding>) {
-        whole.clear();
-        scanned.clear();
-        let mut lists = self.lists.lock().unwrap_or_else(PoisonError::into_inner);
-        if lists.len() < SPARE_LISTS {
-            lists.push((whole, scanned));
+    /// A spare buffer, or a new one.
+    fn take(&self) -> T {
+        let mut buffers = self.buffers.lock().unwrap_or_else(PoisonError::into_inner);
+        buffers.pop().unwrap_or_default()
+    }
+
+    /// Keeps `emptied` for a later [`Spare::take`].
+    fn give(&self, emptied: T) {
+        let mut buffers = self.buffers.lock().unwrap_or_else(PoisonError::into_inner);
+        if buffers.len() < SPARE_BUFFERS {
+            buffers.push(emptied);
         }
     }
 }
@@ -907,12 +917,13 @@ impl TableRun<'_> {
                 let mut header = Vec::new();
                 layout.write_header(content, &rewriter, &mut header);
                 file.write_all(&header)?;
+                let spare = Spare::new();
                 let rewrite_part =
                     |part: usize, send: &dyn Fn((PartReport, u64, Vec<u8>)) -> bool| {
                         let part = &layout.parts[part];
                         let rewritten = pool.install(|| {
-                            let mut out =
-                                Vec::with_capacity(part.bytes.len() + part.bytes.len() / 8);
+                            let mut out: Vec<u8> = spare.take();
+                            out.reserve(part.bytes.len() + part.bytes.len() / 8);
                             let (report, changed) =
                                 layout.rewrite_part(content, part, &rewriter, &mut out);
                             (report, changed, out)
@@ -925,11 +936,15 @@ impl TableRun<'_> {
                     name,
                     layout.parts.len(),
                     rewrite_part,
-                    |(report, changed, out)| {
+                    |(report, changed, mut out)| {
                         report_issues(name, &report, args)?;
                         emitter.totals.findings += changed;
-                        file.write_all(&out)
-                            .with_context(|| format!("{}: write failed", file.target().display()))
+                        file.write_all(&out).with_context(|| {
+                            format!("{}: write failed", file.target().display())
+                        })?;
+                        out.clear();
+                        spare.give(out);
+                        Ok(())
                     },
                 )?;
             }
