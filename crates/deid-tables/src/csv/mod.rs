@@ -516,39 +516,55 @@ fn parity_cut(bytes: &[u8], at: usize, target: usize) -> Option<usize> {
     }
 }
 
-/// Parses every proposed part in parallel; keeps the cuts where a part ends exactly on a
-/// record boundary and merges the others away, counting each part's records. Also says
-/// whether the file ends inside a quoted field.
+/// Parses every proposed part in parallel and keeps the cuts where a part ends exactly on
+/// a record boundary, counting each part's records. A part whose cut lands inside a record
+/// ends where that record does instead, and the part after it is counted again from there:
+/// a wrong cut costs a record and a part read twice, never a reread of the parts before it.
+/// Also says whether the file ends inside a quoted field.
 fn prove_cuts(bytes: &[u8], delimiter: u8, cuts: &[usize]) -> (Vec<Part>, bool) {
     let ranges: Vec<Range<usize>> = cuts.windows(2).map(|w| w[0]..w[1]).collect();
     let count = |range: Range<usize>| {
         let at_eof = range.end == bytes.len();
-        count_records(&bytes[range], delimiter, at_eof)
+        count_records(&bytes[range.clone()], delimiter, at_eof)
     };
     let results: Vec<(u64, PartEnd)> = ranges.par_iter().map(|r| count(r.clone())).collect();
     let mut parts: Vec<Part> = Vec::with_capacity(ranges.len());
     let mut first_row = 0;
-    let mut index = 0;
     let mut open_quote = false;
+    let mut start = cuts.first().copied().unwrap_or(0);
+    let mut index = 0;
     while index < ranges.len() {
-        let start = ranges[index].start;
-        let (mut rows, mut end_state) = results[index];
-        let mut end = ranges[index].end;
-        // A part that does not end on a boundary swallows the next one; the merged part is
-        // parsed again from its proven start.
-        while end_state == PartEnd::Misaligned && index + 1 < ranges.len() {
-            index += 1;
-            end = ranges[index].end;
-            (rows, end_state) = count(start..end);
-        }
-        open_quote |= end_state == PartEnd::OpenQuote;
+        let range = ranges[index].clone();
+        // A part starts where the one before it ended: its proposed start, or past it.
+        let (rows, end_state) = if start == range.start {
+            results[index]
+        } else {
+            count(start..range.end)
+        };
+        let end = match end_state {
+            PartEnd::Misaligned { record } => {
+                // One record read on from its start, over the rest of the file.
+                let from = start + record;
+                let rest = records::count(delimiter, &bytes[from..], true, 1);
+                open_quote |= rest.open_quote;
+                from + rest.end
+            }
+            PartEnd::OpenQuote => {
+                open_quote = true;
+                range.end
+            }
+            PartEnd::Aligned => range.end,
+        };
         parts.push(Part {
             bytes: start..end,
             first_row,
             rows,
         });
         first_row += rows;
-        index += 1;
+        start = end;
+        while index < ranges.len() && ranges[index].end <= start {
+            index += 1;
+        }
     }
     (parts, open_quote)
 }
@@ -556,9 +572,11 @@ fn prove_cuts(bytes: &[u8], delimiter: u8, cuts: &[usize]) -> (Vec<Part>, bool) 
 /// Counts the records of `input` as a serial parse from a record start would see them,
 /// and says how the input ends.
 fn count_records(input: &[u8], delimiter: u8, at_eof: bool) -> (u64, PartEnd) {
-    let count = records::count(delimiter, input, at_eof);
+    let count = records::count(delimiter, input, at_eof, u64::MAX);
     let end = if count.cut {
-        PartEnd::Misaligned
+        PartEnd::Misaligned {
+            record: count.last_record,
+        }
     } else if count.open_quote {
         PartEnd::OpenQuote
     } else {
@@ -595,8 +613,9 @@ fn write_field(value: &[u8], delimiter: u8, out: &mut Vec<u8>) {
 enum PartEnd {
     /// The input ends on a record boundary.
     Aligned,
-    /// The input ends inside a record: the cut after it is wrong.
-    Misaligned,
+    /// The input ends inside the record that starts at offset `record`: the cut after it
+    /// is wrong.
+    Misaligned { record: usize },
     /// The file ends inside a quoted field.
     OpenQuote,
 }
@@ -714,6 +733,32 @@ mod tests {
             );
             assert_eq!(read, reference(data.as_bytes(), b',', true));
         }
+        // A note first, whose second line reads as a record of three fields: every cut
+        // proposed in a first line is wrong. Each such part ends where its last record
+        // does and the next part is counted from there, so no part is lost to a merge.
+        let mut first = String::from("note,a,b\n");
+        for row in 0..300 {
+            first.push_str(&format!("\"seen on day {row} and stable\nend\",1,2\n"));
+        }
+        let shape = RecordShape {
+            delimiter: b',',
+            fields: 3,
+        };
+        let proposed = propose_cuts(first.as_bytes(), "note,a,b\n".len(), 50, shape);
+        let options = CsvOptions {
+            part_bytes: 50,
+            ..small_parts(b',')
+        };
+        let (layout, read) = cells(first.as_bytes(), options);
+        // A fixed part may swallow a short last one, no more.
+        assert!(
+            layout.parts.len() + 2 >= proposed.len(),
+            "{} parts of {} proposed",
+            layout.parts.len(),
+            proposed.len() - 1
+        );
+        assert_eq!(read, reference(first.as_bytes(), b',', true));
+        assert_eq!(layout.rows(), 300);
         // Rows of varying length pass no guess: the quotes are counted instead.
         let mut ragged = String::from("a,b\n");
         for row in 0..200 {

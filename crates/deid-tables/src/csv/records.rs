@@ -163,38 +163,46 @@ pub(super) struct Count {
     pub(super) cut: bool,
     /// The file ended inside a quoted field.
     pub(super) open_quote: bool,
+    /// Where the last record begun starts (the cut one, when the input was cut).
+    pub(super) last_record: usize,
+    /// Where counting stopped: the end of the input, or of the `limit`-th record.
+    pub(super) end: usize,
 }
 
-/// Counts the records of `input` as [`Records`] would split them, without keeping
-/// any field: the proof pass of the part planner. Only quotes and line breaks matter here —
-/// a quote opens a quoted field only right after a delimiter or at a record start — so the
-/// loop jumps from one to the next and never stops at a delimiter.
-pub(super) fn count(delimiter: u8, input: &[u8], at_eof: bool) -> Count {
+/// Counts the records of `input`, at most `limit`, as [`Records`] would split them, without
+/// keeping any field: the proof pass of the part planner. Only quotes and line breaks
+/// matter here — a quote opens a quoted field only right after a delimiter or at a record
+/// start — so the loop jumps from one to the next and never stops at a delimiter.
+pub(super) fn count(delimiter: u8, input: &[u8], at_eof: bool, limit: u64) -> Count {
     let len = input.len();
     let mut rows = 0;
     let mut at = 0;
     let mut stops = Specials::new(input, [b'"', b'\n', b'\r', b'\r']);
-    let ended = |rows, open_quote| Count {
+    let ended = |rows, open_quote, last_record| Count {
         rows,
         cut: !at_eof,
         open_quote: at_eof && open_quote,
+        last_record,
+        end: len,
     };
     loop {
         while at < len && matches!(input[at], b'\r' | b'\n') {
             at += 1;
         }
-        if at == len {
+        if at == len || rows == limit {
             return Count {
                 rows,
                 cut: false,
                 open_quote: false,
+                last_record: at,
+                end: at,
             };
         }
         rows += 1;
         let record_start = at;
         loop {
             let Some(next) = stops.find(at) else {
-                return ended(rows, false);
+                return ended(rows, false, record_start);
             };
             if input[next] != b'"' {
                 at = next + 1;
@@ -208,7 +216,7 @@ pub(super) fn count(delimiter: u8, input: &[u8], at_eof: bool) -> Count {
             at = next + 1;
             loop {
                 let Some(quote) = memchr(b'"', &input[at..]).map(|i| at + i) else {
-                    return ended(rows, true);
+                    return ended(rows, true, record_start);
                 };
                 at = quote + 1;
                 if input.get(at) != Some(&b'"') {
