@@ -6,14 +6,15 @@
 //! part cannot simply start after any newline. [`CsvLayout::plan`] proposes a cut near
 //! every `part_bytes` at the first line start from which a few records have the header's
 //! number of fields, or else at the first newline where the count of quote bytes since
-//! the previous cut is even, then *proves* every cut in parallel: part `i` is parsed from its
-//! start, and its cut is right only if the parse reaches the end of the part exactly at the
-//! end of a record. Part 0 starts after the header, which is right, so by induction every
-//! proven cut is where a serial parse would be. A cut that fails the proof (a line inside a
-//! quoted field that looked like records, stray quotes in unquoted fields that made the
-//! parity wrong) is dropped and its part merged with the next, so
-//! a malformed file costs parallelism, never correctness. The proof pass also counts the
-//! records of each part, so every part knows its first row before any cell is visited.
+//! the previous cut is even, then *proves* every cut in parallel: part `i` is parsed from
+//! its start, and its cut is right only if the parse reaches the end of the part exactly at
+//! the end of a record. Part 0 starts after the header, which is right, so by induction
+//! every proven cut is where a serial parse would be. A cut that fails the proof (a line
+//! inside a quoted field that looked like records, stray quotes in unquoted fields that
+//! made the parity wrong) moves to the end of the record it fell in, and the part after it
+//! is counted again from there: a malformed file costs time, never correctness. The proof
+//! pass also counts the records of each part, so every part knows its first row before any
+//! cell is visited.
 //!
 //! Parsing follows `csv-core` and the `csv` crate exactly (it never fails: a quote inside an unquoted field is
 //! kept as data, an unterminated quote runs to the end of the file, blank lines are
@@ -451,7 +452,7 @@ const GUESS_WINDOW: usize = 64 << 10;
 /// PERF: parity alone counts every quote of the file on one thread before any part can be
 /// proven: ~0.15 s of a one-thread scan of the 1 GiB bench CSV (2.4 s). A guess reads a
 /// few records per cut. Either way the cuts are proven ([`prove_cuts`]): a wrong guess
-/// costs a merged part, never correctness.
+/// costs a part counted twice, never correctness.
 fn propose_cuts(bytes: &[u8], body_start: usize, step: usize, shape: RecordShape) -> Vec<usize> {
     let mut cuts = vec![body_start];
     let mut at = body_start;
