@@ -574,10 +574,8 @@ fn prove_cuts(bytes: &[u8], delimiter: u8, cuts: &[usize]) -> (Vec<Part>, bool) 
 /// and says how the input ends.
 fn count_records(input: &[u8], delimiter: u8, at_eof: bool) -> (u64, PartEnd) {
     let count = records::count(delimiter, input, at_eof, u64::MAX);
-    let end = if count.cut {
-        PartEnd::Misaligned {
-            record: count.last_record,
-        }
+    let end = if let Some(record) = count.cut {
+        PartEnd::Misaligned { record }
     } else if count.open_quote {
         PartEnd::OpenQuote
     } else {

@@ -159,12 +159,10 @@ impl<'a> Records<'a> {
 pub(super) struct Count {
     /// Records, a cut one included.
     pub(super) rows: u64,
-    /// The input ran out inside a record (not at the end of the file).
-    pub(super) cut: bool,
+    /// Where the record the input ran out in starts, when that is not the end of the file.
+    pub(super) cut: Option<usize>,
     /// The file ended inside a quoted field.
     pub(super) open_quote: bool,
-    /// Where the last record begun starts (the cut one, when the input was cut).
-    pub(super) last_record: usize,
     /// Where counting stopped: the end of the input, or of the `limit`-th record.
     pub(super) end: usize,
 }
@@ -178,11 +176,10 @@ pub(super) fn count(delimiter: u8, input: &[u8], at_eof: bool, limit: u64) -> Co
     let mut rows = 0;
     let mut at = 0;
     let mut stops = Specials::new(input, [b'"', b'\n', b'\r', b'\r']);
-    let ended = |rows, open_quote, last_record| Count {
+    let ended = |rows, open_quote, record_start| Count {
         rows,
-        cut: !at_eof,
+        cut: (!at_eof).then_some(record_start),
         open_quote: at_eof && open_quote,
-        last_record,
         end: len,
     };
     loop {
@@ -192,9 +189,8 @@ pub(super) fn count(delimiter: u8, input: &[u8], at_eof: bool, limit: u64) -> Co
         if at == len || rows == limit {
             return Count {
                 rows,
-                cut: false,
+                cut: None,
                 open_quote: false,
-                last_record: at,
                 end: at,
             };
         }
