@@ -230,10 +230,9 @@ impl Redactor {
             }
             Action::Mask => Some(mask::mask(value, self.policy.keep_last())),
             Action::Generalize => match entity {
-                EntityType::Date => dates::year(value).filter(|year| {
-                    year.parse::<i32>()
-                        .is_ok_and(|year| year > self.newest_safe_harbor_year)
-                }),
+                EntityType::Date => dates::year(value)
+                    .filter(|&year| year > self.newest_safe_harbor_year)
+                    .map(|year| format!("{year:04}")),
                 EntityType::Zip => generalize::zip3(value),
                 EntityType::AgeOver89 => generalize::age(value),
                 _ => None,
