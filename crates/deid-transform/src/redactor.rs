@@ -192,17 +192,21 @@ impl Redactor {
         subject: &[u8],
         out: &mut Vec<u8>,
     ) {
-        let done = match std::str::from_utf8(value) {
-            Ok(text) => self.apply(entity, action, text, subject, out),
-            Err(_) if action == Action::Keep => {
-                out.extend_from_slice(value);
-                true
+        let done = match action {
+            // These never read the value, so it is not checked for UTF-8 (most cells of a
+            // labelled column are tagged).
+            Action::Redact | Action::Drop | Action::Tag => {
+                self.apply(entity, action, "", subject, out)
             }
-            // The other actions read text: bytes that are not UTF-8 can only be removed.
-            Err(_) => {
-                matches!(action, Action::Redact | Action::Drop | Action::Tag)
-                    && self.apply(entity, action, "", subject, out)
-            }
+            _ => match std::str::from_utf8(value) {
+                Ok(text) => self.apply(entity, action, text, subject, out),
+                Err(_) if action == Action::Keep => {
+                    out.extend_from_slice(value);
+                    true
+                }
+                // The other actions read text: bytes that are not UTF-8 can only be removed.
+                Err(_) => false,
+            },
         };
         if done {
             self.tally.count(entity, action);
@@ -440,6 +444,9 @@ mod tests {
         out.clear();
         redactor.replace_into(EntityType::Name, Action::Keep, b"\xff\xfe", b"", &mut out);
         assert_eq!(out, b"\xff\xfe", "keep keeps bytes as they are");
+        out.clear();
+        redactor.replace_into(EntityType::Name, Action::Tag, b"\xff\xfe", b"", &mut out);
+        assert_eq!(out, b"[NAME]", "a tag reads no text");
         assert_eq!(
             replace(&redactor, EntityType::Ssn, Action::Redact, "123-45-6789"),
             ""
