@@ -27,6 +27,7 @@ use memchr::{memchr, memchr_iter};
 use rayon::prelude::*;
 
 use self::records::{Record, Records};
+use self::specials::Specials;
 
 use crate::table::{CellRewriter, ColumnInfo, ColumnKind, ColumnSample, TableError, sample_rows};
 
@@ -587,11 +588,19 @@ fn count_records(input: &[u8], delimiter: u8, at_eof: bool) -> (u64, PartEnd) {
 /// Writes one field, quoted only when it holds a delimiter, a quote or a line break (or
 /// starts or ends with a space, which some readers would trim).
 fn write_field(value: &[u8], delimiter: u8, out: &mut Vec<u8>) {
-    let needs_quotes = value
-        .iter()
-        .any(|&b| matches!(b, b'"' | b'\n' | b'\r') || b == delimiter)
-        || value.first() == Some(&b' ')
-        || value.last() == Some(&b' ');
+    // Free-text cells run to hundreds of bytes. Checked byte by byte, this function took
+    // 7.5 % of the samples of a one-thread redaction of the 1 GiB bench CSV; 64 bytes at a
+    // time, 4.2 % (and `Specials::load` 0.4 % more).
+    let holds_special = if value.len() >= 64 {
+        Specials::new(value, [b'"', b'\n', b'\r', delimiter])
+            .find(0)
+            .is_some()
+    } else {
+        value
+            .iter()
+            .any(|&b| matches!(b, b'"' | b'\n' | b'\r') || b == delimiter)
+    };
+    let needs_quotes = holds_special || value.first() == Some(&b' ') || value.last() == Some(&b' ');
     if !needs_quotes {
         out.extend_from_slice(value);
         return;
@@ -670,6 +679,37 @@ mod tests {
             delimiter: Some(delimiter),
             has_header: true,
             part_bytes: 7,
+        }
+    }
+
+    #[test]
+    fn long_fields_are_quoted_when_any_byte_needs_it() {
+        let written = |value: &[u8]| {
+            let mut out = Vec::new();
+            write_field(value, b';', &mut out);
+            out
+        };
+        for length in [10, 64, 130] {
+            let plain = vec![b'a'; length];
+            assert_eq!(written(&plain), plain);
+            let mut comma = plain.clone();
+            comma[length / 2] = b',';
+            assert_eq!(written(&comma), comma, "a comma is no delimiter here");
+            for special in [b'"', b'\n', b'\r', b';'] {
+                for at in [0, length / 2, length - 1] {
+                    let mut value = plain.clone();
+                    value[at] = special;
+                    let mut expected = b"\"".to_vec();
+                    for &b in &value {
+                        expected.push(b);
+                        if b == b'"' {
+                            expected.push(b);
+                        }
+                    }
+                    expected.push(b'"');
+                    assert_eq!(written(&value), expected, "{length} {special} {at}");
+                }
+            }
         }
     }
 
