@@ -68,8 +68,8 @@ impl Writeback {
     }
 
     /// Counts `bytes` more written to `file`, and asks for a sync every `every` bytes.
-    /// Writeback only saves time: when its thread cannot start, the
-    /// sync on commit writes everything.
+    /// Writeback only saves time: when its thread cannot start, the sync on commit
+    /// writes everything.
     fn wrote(&mut self, bytes: usize, file: &File) {
         self.written += bytes as u64;
         if self.written - self.requested < self.every {

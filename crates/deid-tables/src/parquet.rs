@@ -249,6 +249,7 @@ impl ParquetTable {
                 .collect::<Fields>(),
             meta.schema().metadata().clone(),
         );
+        // A schema the reader would not take as views is read the file's way.
         let view_meta = ArrowReaderMetadata::try_new(
             Arc::clone(meta.metadata()),
             ArrowReaderOptions::new().with_schema(Arc::new(view_schema)),
