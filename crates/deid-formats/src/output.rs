@@ -45,8 +45,8 @@ const WRITEBACK_BYTES: u64 = 64 << 20;
 struct Writeback {
     /// Bytes between two syncs: [`WRITEBACK_BYTES`].
     every: u64,
-    written: u64,
-    requested: u64,
+    /// Bytes written since the last sync was asked for.
+    unsynced: u64,
     syncer: Option<Syncer>,
 }
 
@@ -61,8 +61,7 @@ impl Writeback {
     fn new() -> Writeback {
         Writeback {
             every: WRITEBACK_BYTES,
-            written: 0,
-            requested: 0,
+            unsynced: 0,
             syncer: None,
         }
     }
@@ -71,11 +70,11 @@ impl Writeback {
     /// Writeback only saves time: when its thread cannot start, the sync on commit
     /// writes everything.
     fn wrote(&mut self, bytes: usize, file: &File) {
-        self.written += bytes as u64;
-        if self.written - self.requested < self.every {
+        self.unsynced += bytes as u64;
+        if self.unsynced < self.every {
             return;
         }
-        self.requested = self.written;
+        self.unsynced = 0;
         match &mut self.syncer {
             Some(syncer) => syncer.request(),
             None => self.syncer = Syncer::start(file),

@@ -527,7 +527,7 @@ fn prove_cuts(bytes: &[u8], delimiter: u8, cuts: &[usize]) -> (Vec<Part>, bool) 
     let ranges: Vec<Range<usize>> = cuts.windows(2).map(|w| w[0]..w[1]).collect();
     let count = |range: Range<usize>| {
         let at_eof = range.end == bytes.len();
-        count_records(&bytes[range.clone()], delimiter, at_eof)
+        count_records(&bytes[range], delimiter, at_eof)
     };
     let results: Vec<(u64, PartEnd)> = ranges.par_iter().map(|r| count(r.clone())).collect();
     let mut parts: Vec<Part> = Vec::with_capacity(ranges.len());
