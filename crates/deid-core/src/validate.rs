@@ -774,7 +774,10 @@ fn phone_digits(candidate: &[u8]) -> bool {
     let Some(number) = strip_extension(candidate) else {
         return false;
     };
-    digits(number.trim_ascii(), b" -.()/")
+    // A leading `+` is the country code's (`+1-984-182-0190`).
+    let number = number.trim_ascii();
+    let number = number.strip_prefix(b"+").unwrap_or(number);
+    digits(number, b" -.()/")
         .is_some_and(|d| (7..=15).contains(&d.as_slice().len()) && !all_same(d.as_slice()))
 }
 
@@ -1197,9 +1200,12 @@ mod tests {
             "(37) 788-063",         // area code in parentheses
             "668 5702",             // 7-digit local number
             "(044)688-7538x8775",   // extension ignored
+            "+1-984-182-0190",      // country code
         ],
         invalid: [
             "120 80",               // too few digits
+            "1+984-182-0190",       // a plus inside
+            "+120 80",              // too few digits after the plus
             "000 000 000",          // one digit repeated
             "1234 5678 9012 3456",  // 16 digits: more than E.164 allows
         ],
