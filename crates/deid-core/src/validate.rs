@@ -159,7 +159,9 @@ impl Validator {
             Validator::PhoneNanp => {
                 "North American phone number: valid area code and exchange, optional extension"
             }
-            Validator::PhoneDigits => "telephone number: 7 to 15 digits, not all one digit",
+            Validator::PhoneDigits => {
+                "telephone number: 7 to 15 digits after an optional +, not all one digit"
+            }
             Validator::Zip => "US ZIP or ZIP+4 code, except 00000 and 99999",
             Validator::Imei => "IMEI: 15 digits with Luhn check digit",
             Validator::Mbi => "US Medicare Beneficiary Identifier: 11 characters in the CMS layout",
