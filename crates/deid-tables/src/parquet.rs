@@ -621,10 +621,9 @@ impl ParquetTable {
         Ok(samples)
     }
 
-    /// A reader of one row group (only the `selection` rows of it, when given; only the
-    /// `projection` columns).
     /// A reader of row group `part` with the schema of `meta` (`self.meta` or
-    /// `self.view_meta`).
+    /// `self.view_meta`): only the `selection` rows of it, when given; only the
+    /// `projection` columns.
     fn part_reader(
         &self,
         meta: &ArrowReaderMetadata,
