@@ -21,7 +21,8 @@ use deid_core::{Finding, MatchOptions, Matcher, RuleSet, RuleSetBuilder};
 /// A small pack whose patterns overlap on purpose: SSN vs its tail vs digit runs, phones vs
 /// dates vs digit runs, a short high-priority match inside longer bounded ones, bounded and
 /// unbounded patterns, ASCII and Unicode classes, a pattern with a `value`
-/// group, ASCII `\b`, `(?m:^)`/`(?m:$)`, `\s` that crosses line breaks, context that raises,
+/// group, ASCII `\b`, `(?m:^)`/`(?m:$)`, `\A` (the text's start, never a window's), `\s`
+/// that crosses line breaks, context that raises,
 /// requires and forbids, and a dictionary rule.
 const OVERLAP_PACK: &str = r#"
 [pack]
@@ -138,6 +139,7 @@ patterns = [
   '''[0-9]{3}-[0-9]{2}-[0-9]{4}(?:-[0-9]{1,8})?''',
   '''(?m:^)[A-Z]{2}[0-9]{2,6}(?m:$)''',
   '''(?:ab|abcdef)[0-9]{0,3}?x''',
+  '''\A[\x20>]*\p{Lu}\p{Ll}+(?:\x20\p{Lu}\p{Ll}+){1,2}[\x20\t]*\r?\n''',
 ]
 confidence = 0.5
 examples = [{ text = "x 536-90-4399-12", match = "536-90-4399-12" }]
@@ -523,6 +525,34 @@ mod agreement {
                 );
             }
         }
+    }
+
+    #[test]
+    fn text_start_anchors_hold_at_the_text_start_only() {
+        // The overlap pack's `\A` pattern takes a name line that opens the text (its span
+        // ends in the line break) and not the same line after a blank line, where a segment
+        // and a window start.
+        let text = b"Anna Smith\n\nAnna Smith\nMRN 815406";
+        let opening = |findings: &[Finding], at: usize| {
+            findings
+                .iter()
+                .any(|f| f.start == at && f.end == at + b"Anna Smith\n".len())
+        };
+        let (label, matcher) = shared()
+            .iter()
+            .find(|(label, _)| *label == "overlap@0")
+            .expect("the overlap pack");
+        let (fast, reference) = both_candidates(matcher, text);
+        assert!(
+            fast == reference,
+            "{label}: {}",
+            disagreement(matcher, text, &fast, &reference)
+        );
+        assert!(opening(&fast, 0), "{label}: no opening line at 0");
+        assert!(
+            !opening(&fast, 12),
+            "{label}: an opening line after a blank line"
+        );
     }
 
     #[test]
