@@ -20,10 +20,9 @@ use deid_core::{Finding, MatchOptions, Matcher, RuleSet, RuleSetBuilder};
 
 /// A small pack whose patterns overlap on purpose: SSN vs its tail vs digit runs, phones vs
 /// dates vs digit runs, a short high-priority match inside longer bounded ones, bounded and
-/// unbounded patterns, ASCII and Unicode classes, a pattern with a `value`
-/// group, ASCII `\b`, `(?m:^)`/`(?m:$)`, `\A` (the text's start, never a window's), `\s`
-/// that crosses line breaks, context that raises,
-/// requires and forbids, and a dictionary rule.
+/// unbounded patterns, ASCII and Unicode classes, a pattern with a `value` group, ASCII
+/// `\b`, `(?m:^)`/`(?m:$)`, `\A` (the text's start, never a window's), `\s` that crosses
+/// line breaks, context that raises, requires and forbids, and a dictionary rule.
 const OVERLAP_PACK: &str = r#"
 [pack]
 name = "overlap-test"
